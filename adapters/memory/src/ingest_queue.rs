@@ -1,0 +1,210 @@
+//! The embedded default's ingest queue: a bounded FIFO in memory between the API and the
+//! worker. Bounded by samples, counting those handed out but not yet acknowledged, so memory
+//! stays flat however fast clients push: past the bound, producers get "full" and clients a
+//! 503 with `Retry-After`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use microdash_usecases::ports::{
+    Delivery, HealthCheck, IngestBatch, IngestConsumer, IngestQueue, QueueError,
+};
+use tokio::sync::Notify;
+
+/// What a producer is told to wait when the queue is full: the worker frees room in
+/// milliseconds, so a second is plenty without making clients idle for long.
+const FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<(u64, IngestBatch)>,
+    /// Samples per delivery handed out and not yet acknowledged.
+    in_flight: HashMap<u64, usize>,
+    /// Samples queued plus in flight: what the bound applies to.
+    held_samples: usize,
+    next_id: u64,
+    closed: bool,
+}
+
+/// Bounded in-memory FIFO of batches.
+pub struct MemoryIngestQueue {
+    capacity: usize,
+    inner: Mutex<Inner>,
+    ready: Notify,
+}
+
+impl MemoryIngestQueue {
+    /// A queue holding at most about `capacity_samples` samples (a single batch larger than
+    /// that is still accepted into an empty queue, so no batch is refused forever).
+    pub fn new(capacity_samples: usize) -> Self {
+        Self { capacity: capacity_samples, inner: Mutex::new(Inner::default()), ready: Notify::new() }
+    }
+
+    /// Stops accepting batches; consumers drain what is queued and then get `None`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_waiters();
+        self.ready.notify_one();
+    }
+
+    /// Samples queued or in flight.
+    pub fn depth(&self) -> usize {
+        self.lock().held_samples
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("ingest queue mutex poisoned")
+    }
+}
+
+#[async_trait]
+impl IngestQueue for MemoryIngestQueue {
+    async fn enqueue(&self, batch: IngestBatch) -> Result<(), QueueError> {
+        let n = batch.samples.len();
+        {
+            let mut inner = self.lock();
+            if inner.closed {
+                return Err(QueueError::Closed);
+            }
+            if inner.held_samples > 0 && inner.held_samples + n > self.capacity {
+                return Err(QueueError::Full { retry_after: FULL_RETRY_AFTER });
+            }
+            let id = inner.next_id;
+            inner.next_id += 1;
+            inner.held_samples += n;
+            inner.queue.push_back((id, batch));
+        }
+        self.ready.notify_one();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IngestConsumer for MemoryIngestQueue {
+    async fn next(&self, max_samples: usize) -> Result<Option<Vec<Delivery>>, QueueError> {
+        loop {
+            {
+                let mut inner = self.lock();
+                if !inner.queue.is_empty() {
+                    let mut out = Vec::new();
+                    let mut taken = 0;
+                    while let Some((_, front)) = inner.queue.front() {
+                        if !out.is_empty() && taken + front.samples.len() > max_samples {
+                            break;
+                        }
+                        let (id, batch) = inner.queue.pop_front().expect("front exists");
+                        taken += batch.samples.len();
+                        inner.in_flight.insert(id, batch.samples.len());
+                        out.push(Delivery { id: id.to_string(), batch });
+                    }
+                    let more = !inner.queue.is_empty();
+                    drop(inner);
+                    if more {
+                        // Let another consumer (if any) take the rest meanwhile.
+                        self.ready.notify_one();
+                    }
+                    return Ok(Some(out));
+                }
+                if inner.closed {
+                    drop(inner);
+                    self.ready.notify_one(); // wake the next consumer so it sees the end too
+                    return Ok(None);
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    async fn ack(&self, ids: &[String]) -> Result<(), QueueError> {
+        let mut inner = self.lock();
+        for id in ids {
+            let n = id.parse::<u64>().ok().and_then(|id| inner.in_flight.remove(&id)).unwrap_or(0);
+            inner.held_samples -= n;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl HealthCheck for MemoryIngestQueue {
+    fn component(&self) -> &'static str {
+        "queue"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        if self.lock().closed { Err("the ingest queue is closed (shutting down)".into()) } else { Ok(()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use microdash_domain::sample::SeriesKey;
+    use microdash_domain::{MetricName, Sample, Tags, TenantId, Timestamp};
+
+    use super::*;
+
+    fn batch(n: usize) -> IngestBatch {
+        let series = SeriesKey { metric: MetricName::new("m").unwrap(), agent: None, tags: Tags::empty() };
+        let s = Sample { series, value: 1.0, timestamp: Timestamp::from_millis(0), dedupe_id: None };
+        IngestBatch {
+            request_id: "r".into(),
+            tenant: TenantId::new(1),
+            received_at: Timestamp::from_millis(0),
+            samples: vec![s; n],
+        }
+    }
+
+    #[tokio::test]
+    async fn unacknowledged_samples_count_against_the_bound() {
+        let q = MemoryIngestQueue::new(10);
+        q.enqueue(batch(6)).await.unwrap();
+        let d = q.next(100).await.unwrap().unwrap();
+        assert!(
+            matches!(q.enqueue(batch(6)).await, Err(QueueError::Full { .. })),
+            "in-flight samples still count"
+        );
+        q.ack(&[d[0].id.clone()]).await.unwrap();
+        q.enqueue(batch(6)).await.unwrap();
+        assert_eq!(q.depth(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_the_bound_is_accepted_into_an_empty_queue() {
+        let q = MemoryIngestQueue::new(10);
+        q.enqueue(batch(50)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn next_takes_several_batches_up_to_the_sample_budget() {
+        let q = MemoryIngestQueue::new(1000);
+        for _ in 0..5 {
+            q.enqueue(batch(10)).await.unwrap();
+        }
+        assert_eq!(q.next(25).await.unwrap().unwrap().len(), 2);
+        assert_eq!(q.next(1000).await.unwrap().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn closing_drains_what_is_queued_then_ends() {
+        let q = MemoryIngestQueue::new(1000);
+        q.enqueue(batch(1)).await.unwrap();
+        q.close();
+        assert!(matches!(q.enqueue(batch(1)).await, Err(QueueError::Closed)));
+        assert_eq!(q.next(10).await.unwrap().unwrap().len(), 1);
+        assert!(q.next(10).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_consumer_wakes_when_a_batch_arrives() {
+        let q = std::sync::Arc::new(MemoryIngestQueue::new(1000));
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { q.next(10).await.unwrap().unwrap().len() }
+        });
+        tokio::task::yield_now().await;
+        q.enqueue(batch(1)).await.unwrap();
+        assert_eq!(tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap(), 1);
+    }
+}

@@ -1,0 +1,110 @@
+use super::*;
+
+const NOW: i64 = 1_795_000_000_000; // 2026-11-18
+
+fn ctx() -> ValidationContext {
+    ValidationContext { now: Timestamp::from_millis(NOW), max_age: Duration::from_secs(30 * 86_400) }
+}
+
+fn parse(json: &str) -> Result<Vec<Sample>, WireError> {
+    parse_batch(json.as_bytes(), &ctx(), 10_000)
+}
+
+fn errors(json: &str) -> Vec<ItemError> {
+    match parse(json) {
+        Err(WireError::Invalid(e)) => e,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_single_object_is_a_batch_of_one_stamped_with_receive_time() {
+    let s = parse(r#"{"metric_name":"cpu","value":1.5}"#).unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].series.metric.as_str(), "cpu");
+    assert_eq!(s[0].value, 1.5);
+    assert_eq!(s[0].timestamp.as_millis(), NOW);
+    assert_eq!(s[0].series.agent, None);
+}
+
+#[test]
+fn short_aliases_and_both_timestamp_forms_are_accepted() {
+    let json = format!(
+        r#"[{{"name":"a","value":1,"ts":{}}},{{"metric_name":"b","value":2,"timestamp":"2026-11-18T00:00:00Z","agent_id":"h1","tags":{{"core":"0"}},"dedupe_id":"x1"}}]"#,
+        NOW - 5
+    );
+    let s = parse(&json).unwrap();
+    assert_eq!(s[0].timestamp.as_millis(), NOW - 5);
+    assert_eq!(s[1].timestamp.to_string(), "2026-11-18T00:00:00.000Z");
+    assert_eq!(s[1].series.agent.as_ref().unwrap().as_str(), "h1");
+    assert_eq!(s[1].series.tags.iter().collect::<Vec<_>>(), vec![("core", "0")]);
+    assert_eq!(s[1].dedupe_id.as_ref().unwrap().as_str(), "x1");
+}
+
+#[test]
+fn every_bad_item_and_field_is_reported_with_its_index() {
+    let e = errors(
+        r#"[{"metric_name":"ok","value":1},{"metric_name":"9bad","value":"x"},{"value":2,"agent_id":"a/b"}]"#,
+    );
+    let got: Vec<_> = e.iter().map(|e| (e.index, e.field)).collect();
+    assert_eq!(
+        got,
+        vec![(1, Field::MetricName), (1, Field::Value), (2, Field::MetricName), (2, Field::AgentId)]
+    );
+}
+
+#[test]
+fn timestamps_too_far_in_the_future_or_past_are_refused() {
+    let future = NOW + 11 * 60 * 1000;
+    let e = errors(&format!(r#"{{"name":"a","value":1,"ts":{future}}}"#));
+    assert!(e[0].message.contains("future"), "{}", e[0].message);
+    let old = NOW - 31 * 86_400_000;
+    let e = errors(&format!(r#"{{"name":"a","value":1,"ts":{old}}}"#));
+    assert!(e[0].message.contains("retention"), "{}", e[0].message);
+}
+
+#[test]
+fn epoch_seconds_get_a_hint() {
+    let e = errors(r#"{"name":"a","value":1,"ts":1795000000}"#);
+    assert!(e[0].message.contains("looks like seconds"), "{}", e[0].message);
+}
+
+#[test]
+fn unknown_and_duplicated_fields_are_errors_not_silently_ignored() {
+    let e = errors(r#"{"name":"a","vaule":1}"#);
+    assert!(e.iter().any(|e| e.field == Field::Item && e.message.contains("vaule")));
+    assert!(e.iter().any(|e| e.field == Field::Value && e.message == "is required"));
+    let e = errors(r#"{"name":"a","metric_name":"b","value":1}"#);
+    assert_eq!(e[0].field, Field::MetricName);
+}
+
+#[test]
+fn malformed_json_empty_batches_and_oversized_batches_are_refused_whole() {
+    assert!(matches!(parse("{nope"), Err(WireError::Malformed(_))));
+    assert!(matches!(parse("42"), Err(WireError::Malformed(_))));
+    assert!(matches!(parse("[]"), Err(WireError::Empty)));
+    let e = parse_batch(br#"[{"name":"a","value":1},{"name":"a","value":2}]"#, &ctx(), 1);
+    assert_eq!(e, Err(WireError::TooManyItems { count: 2, max: 1 }));
+}
+
+#[test]
+fn non_object_items_and_bad_tag_values_are_item_errors() {
+    let e = errors(r#"[5, {"name":"a","value":1,"tags":{"k":1}}]"#);
+    assert_eq!((e[0].index, e[0].field), (0, Field::Item));
+    assert_eq!((e[1].index, e[1].field), (1, Field::Tags));
+}
+
+#[test]
+fn outgoing_samples_parse_back() {
+    let out = OutgoingSample {
+        metric_name: "m".into(),
+        value: 3.0,
+        timestamp: Some(NOW),
+        agent_id: Some("a".into()),
+        tags: BTreeMap::from([("k".into(), "v".into())]),
+        dedupe_id: Some("d".into()),
+    };
+    let s = parse(&serde_json::to_string(&vec![out]).unwrap()).unwrap();
+    assert_eq!(s[0].value, 3.0);
+    assert_eq!(s[0].timestamp.as_millis(), NOW);
+}

@@ -1,0 +1,155 @@
+//! Ingest: a batch of samples from an authenticated client into the queue, or a precise reason
+//! why not. The answer is only "accepted" once the queue has the batch.
+
+use std::time::Duration;
+
+use microdash_domain::ItemError;
+use microdash_domain::wire::{self, ValidationContext, WireError};
+
+use crate::auth::Principal;
+use crate::ports::{Admission, ClockRef, IngestBatch, IngestQueueRef, QueueError, RateLimiterRef};
+
+/// Limits on one batch.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestLimits {
+    /// Most items in one batch.
+    pub max_items: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        Self { max_items: 10_000 }
+    }
+}
+
+/// What the client is told on success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReceipt {
+    /// Id of the accepted batch, for support and logs.
+    pub request_id: String,
+    /// Samples accepted.
+    pub accepted: usize,
+}
+
+/// Why a batch was refused; nothing of it was accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Not JSON, or not an object or array of objects.
+    #[error("{0}")]
+    Malformed(String),
+    /// No items.
+    #[error("the batch is empty")]
+    Empty,
+    /// Too many items.
+    #[error("{count} items in one request; at most {max} are allowed")]
+    TooManyItems {
+        /// Items sent.
+        count: usize,
+        /// Items allowed.
+        max: usize,
+    },
+    /// Some items are invalid.
+    #[error("{} invalid field(s) in the batch; nothing was accepted", .0.len())]
+    Invalid(Vec<ItemError>),
+    /// The token's per-minute quota is used up.
+    #[error("quota of {per_minute} samples per minute is used up")]
+    QuotaExceeded {
+        /// The quota.
+        per_minute: u64,
+        /// When enough quota is back.
+        retry_after: Duration,
+    },
+    /// The batch alone is larger than the whole per-minute quota.
+    #[error("{count} samples in one request exceed the quota of {per_minute} per minute; split the batch")]
+    BatchOverQuota {
+        /// Samples sent.
+        count: usize,
+        /// The quota.
+        per_minute: u64,
+    },
+    /// The queue cannot take the batch now (full, shutting down, or unreachable).
+    #[error("ingest is temporarily unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+}
+
+/// How long to ask clients to wait when the queue or the limiter is unreachable or closing.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Validates, rate-limits and enqueues batches.
+pub struct IngestService {
+    queue: IngestQueueRef,
+    limiter: RateLimiterRef,
+    clock: ClockRef,
+    limits: IngestLimits,
+}
+
+impl IngestService {
+    /// Builds the service.
+    pub fn new(
+        queue: IngestQueueRef,
+        limiter: RateLimiterRef,
+        clock: ClockRef,
+        limits: IngestLimits,
+    ) -> Self {
+        Self { queue, limiter, clock, limits }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> IngestLimits {
+        self.limits
+    }
+
+    /// Ingests a JSON batch (one object or an array) for the caller's tenant.
+    ///
+    /// # Errors
+    /// [`IngestError`]; on any error nothing of the batch was accepted.
+    #[tracing::instrument(name = "ingest", skip_all, fields(tenant = %who.tenant_slug, items))]
+    pub async fn ingest(&self, who: &Principal, json: &[u8]) -> Result<IngestReceipt, IngestError> {
+        let now = self.clock.now();
+        let ctx = ValidationContext { now, max_age: who.retention.longest() };
+        let samples = wire::parse_batch(json, &ctx, self.limits.max_items).map_err(|e| match e {
+            WireError::Malformed(m) => IngestError::Malformed(m),
+            WireError::Empty => IngestError::Empty,
+            WireError::TooManyItems { count, max } => IngestError::TooManyItems { count, max },
+            WireError::Invalid(errors) => IngestError::Invalid(errors),
+        })?;
+        tracing::Span::current().record("items", samples.len());
+        let count = samples.len();
+        if count as u64 > who.samples_per_minute {
+            return Err(IngestError::BatchOverQuota { count, per_minute: who.samples_per_minute });
+        }
+        let key = format!("token:{}", who.token_id);
+        match self.limiter.acquire(&key, count as u64, who.samples_per_minute).await {
+            Ok(Admission::Granted) => {}
+            Ok(Admission::Denied { retry_after }) => {
+                return Err(IngestError::QuotaExceeded { per_minute: who.samples_per_minute, retry_after });
+            }
+            Err(e) => {
+                return Err(IngestError::Unavailable {
+                    reason: e.to_string(),
+                    retry_after: UNAVAILABLE_RETRY_AFTER,
+                });
+            }
+        }
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let batch =
+            IngestBatch { request_id: request_id.clone(), tenant: who.tenant, received_at: now, samples };
+        self.queue.enqueue(batch).await.map_err(|e| match e {
+            QueueError::Full { retry_after } => {
+                IngestError::Unavailable { reason: e.to_string(), retry_after }
+            }
+            QueueError::Closed | QueueError::Unavailable(_) => {
+                IngestError::Unavailable { reason: e.to_string(), retry_after: UNAVAILABLE_RETRY_AFTER }
+            }
+        })?;
+        Ok(IngestReceipt { request_id, accepted: count })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,23 @@
+//! Application services of microdash and the ports (traits) they drive. Nothing here knows
+//! about SQL, Redis, HTTP or MQTT: adapters implement the ports, `bin` wires them.
+//!
+//! # Layout
+//! - [`ports`]: one trait per capability, named by role (`SampleStore`, `IngestQueue`, ...).
+//! - [`auth`]: token → tenant, with a short cache that still honours revocation within 1 s.
+//! - [`ingest`]: validate, enforce the quota, enqueue; the answer a client gets.
+//! - [`persist`]: the worker loop from the queue into the store, the agent registry and the live bus.
+//! - [`query`]: what a tenant can read back.
+//! - [`admin`]: tenants and tokens, for the CLI.
+
+pub mod admin;
+pub mod auth;
+pub mod ingest;
+pub mod persist;
+pub mod ports;
+pub mod query;
+
+pub use admin::{AdminError, AdminService};
+pub use auth::{AuthError, AuthService, Principal};
+pub use ingest::{IngestError, IngestLimits, IngestReceipt, IngestService};
+pub use persist::{PersistOptions, PersistService};
+pub use query::{QueryError, QueryService};

@@ -1,0 +1,170 @@
+//! The worker: from the ingest queue into the store, then the agent registry and the live bus,
+//! then acknowledge. A batch is acknowledged only once it is stored, so a crash replays it,
+//! which is safe (same series and millisecond replace; dedupe ids are skipped).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use microdash_domain::{AgentId, Sample, TenantId, Timestamp};
+
+use crate::ports::{
+    AgentRegistryRef, AgentSeen, Delivery, IngestConsumerRef, LiveBusRef, SampleStoreRef, StoreError,
+};
+
+/// Tuning of the worker loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PersistOptions {
+    /// Samples taken from the queue per store round: big enough for multi-row inserts to pay,
+    /// small enough to keep a sample's time to queryable in milliseconds.
+    pub max_samples_per_round: usize,
+    /// First wait after a failed write.
+    pub retry_initial: Duration,
+    /// Longest wait between retries.
+    pub retry_max: Duration,
+}
+
+impl Default for PersistOptions {
+    fn default() -> Self {
+        Self {
+            max_samples_per_round: 20_000,
+            retry_initial: Duration::from_millis(50),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Moves batches from the queue into storage.
+pub struct PersistService {
+    consumer: IngestConsumerRef,
+    store: SampleStoreRef,
+    agents: AgentRegistryRef,
+    live: LiveBusRef,
+    options: PersistOptions,
+}
+
+impl PersistService {
+    /// Builds the service.
+    pub fn new(
+        consumer: IngestConsumerRef,
+        store: SampleStoreRef,
+        agents: AgentRegistryRef,
+        live: LiveBusRef,
+        options: PersistOptions,
+    ) -> Self {
+        Self { consumer, store, agents, live, options }
+    }
+
+    /// Runs until the queue is closed and drained. Storage failures are retried with
+    /// exponential backoff for as long as it takes: accepted data is never dropped.
+    pub async fn run(&self) {
+        let mut backoff = self.options.retry_initial;
+        loop {
+            match self.consumer.next(self.options.max_samples_per_round).await {
+                Ok(Some(deliveries)) => {
+                    self.persist(deliveries).await;
+                    backoff = self.options.retry_initial;
+                }
+                Ok(None) => {
+                    tracing::info!("Ingest queue closed and drained; worker stops.");
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "Cannot read the ingest queue; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.options.retry_max);
+                }
+            }
+        }
+    }
+
+    /// Stores one round of deliveries and acknowledges them.
+    #[tracing::instrument(name = "persist.round", skip_all, fields(batches = deliveries.len()))]
+    pub async fn persist(&self, deliveries: Vec<Delivery>) {
+        let mut by_tenant: BTreeMap<TenantId, Vec<&Delivery>> = BTreeMap::new();
+        for d in &deliveries {
+            by_tenant.entry(d.batch.tenant).or_default().push(d);
+        }
+        for (tenant, ds) in by_tenant {
+            let samples: Vec<Sample> = ds.iter().flat_map(|d| d.batch.samples.iter().cloned()).collect();
+            let received_at = ds.iter().map(|d| d.batch.received_at).max().expect("at least one batch");
+            let Some(inserted) = self.insert_with_retry(tenant, &samples).await else {
+                continue;
+            };
+            let mut stored = samples;
+            for &i in inserted.duplicates.iter().rev() {
+                stored.remove(i);
+            }
+            if stored.is_empty() {
+                continue;
+            }
+            let seen = sightings(&stored, received_at);
+            if !seen.is_empty()
+                && let Err(error) = self.agents.record(tenant, &seen).await
+            {
+                tracing::warn!(error = %error, tenant = %tenant, "Could not update the agent registry; samples are stored.");
+            }
+            if let Err(error) = self.live.publish(tenant, Arc::new(stored)).await {
+                tracing::warn!(error = %error, tenant = %tenant, "Could not publish stored samples to live viewers.");
+            }
+        }
+        let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
+        let mut backoff = self.options.retry_initial;
+        while let Err(error) = self.consumer.ack(&ids).await {
+            tracing::warn!(error = %error, "Cannot acknowledge stored batches; retrying.");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.options.retry_max);
+        }
+    }
+
+    /// Inserts, retrying an unreachable store for as long as it takes. `None` when the store
+    /// refuses the batch for good (which a retry cannot fix): logged at ERROR, since those
+    /// samples are lost (the production queue dead-letters them instead).
+    async fn insert_with_retry(
+        &self,
+        tenant: TenantId,
+        samples: &[Sample],
+    ) -> Option<crate::ports::Inserted> {
+        let mut backoff = self.options.retry_initial;
+        let mut attempt = 1u32;
+        loop {
+            match self.store.insert_batch(tenant, samples).await {
+                Ok(inserted) => return Some(inserted),
+                Err(error @ StoreError::Unavailable { .. }) => {
+                    tracing::warn!(
+                        error = %error, tenant = %tenant, samples = samples.len(), attempt,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "Cannot store samples; retrying, nothing is dropped."
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.options.retry_max);
+                    attempt += 1;
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, tenant = %tenant, samples = samples.len(), "The store refused a batch; its samples are lost.");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+fn sightings(stored: &[Sample], received_at: Timestamp) -> Vec<AgentSeen> {
+    let mut per_agent: BTreeMap<&AgentId, (Timestamp, u64)> = BTreeMap::new();
+    for s in stored {
+        if let Some(agent) = &s.series.agent {
+            let e = per_agent.entry(agent).or_insert((s.timestamp, 0));
+            e.0 = e.0.max(s.timestamp);
+            e.1 += 1;
+        }
+    }
+    per_agent
+        .into_iter()
+        .map(|(agent, (last_sample_at, samples))| AgentSeen {
+            agent: agent.clone(),
+            received_at,
+            last_sample_at,
+            samples,
+        })
+        .collect()
+}

@@ -1,0 +1,56 @@
+//! Ports: what the use cases need from the outside world, one small trait per role.
+//!
+//! Every storage method that touches tenant data takes a [`TenantId`], which the use cases
+//! only get from authentication or an admin command.
+
+mod agent_registry;
+mod clock;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+mod health;
+mod ingest_queue;
+mod live_bus;
+mod rate_limiter;
+mod sample_store;
+mod tenant_repo;
+mod token_repo;
+
+pub use agent_registry::*;
+pub use clock::*;
+pub use health::*;
+pub use ingest_queue::*;
+pub use live_bus::*;
+pub use rate_limiter::*;
+pub use sample_store::*;
+pub use tenant_repo::*;
+pub use token_repo::*;
+
+/// Errors of every storage port.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or failed; callers MAY retry.
+    #[error("storage unavailable: {message}")]
+    Unavailable {
+        /// What failed, for the log.
+        message: String,
+        /// The adapter's own error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A uniqueness rule was broken (e.g. a tenant slug that exists).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The referenced row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl StoreError {
+    /// An [`StoreError::Unavailable`] wrapping an adapter error.
+    pub fn unavailable(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Unavailable { message: message.into(), source: Some(Box::new(source)) }
+    }
+}

@@ -1,0 +1,84 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use microdash_adapter_memory::{FakeClock, MemoryIngestQueue, MemoryRateLimiter};
+use microdash_domain::{Retention, TenantId, TenantSlug, Timestamp, TokenId};
+use microdash_usecases::ports::IngestConsumer;
+use microdash_usecases::{IngestError, IngestLimits, IngestService, Principal};
+
+const NOW: i64 = 1_795_000_000_000;
+
+fn principal(per_minute: u64) -> Principal {
+    Principal {
+        tenant: TenantId::new(7),
+        tenant_slug: TenantSlug::new("acme").unwrap(),
+        token_id: TokenId::new(3),
+        samples_per_minute: per_minute,
+        retention: Retention::default(),
+    }
+}
+
+fn service(queue: Arc<MemoryIngestQueue>, clock: Arc<FakeClock>) -> IngestService {
+    let limiter = Arc::new(MemoryRateLimiter::new(clock.clone()));
+    IngestService::new(queue, limiter, clock, IngestLimits::default())
+}
+
+fn clock() -> Arc<FakeClock> {
+    Arc::new(FakeClock::new(Timestamp::from_millis(NOW)))
+}
+
+#[tokio::test]
+async fn an_accepted_batch_is_in_the_queue_with_the_callers_tenant() {
+    let queue = Arc::new(MemoryIngestQueue::new(1000));
+    let svc = service(queue.clone(), clock());
+    let receipt =
+        svc.ingest(&principal(1000), br#"[{"name":"a","value":1},{"name":"b","value":2}]"#).await.unwrap();
+    assert_eq!(receipt.accepted, 2);
+    let got = queue.next(100).await.unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].batch.tenant, TenantId::new(7));
+    assert_eq!(got[0].batch.request_id, receipt.request_id);
+    assert_eq!(got[0].batch.received_at.as_millis(), NOW);
+    assert_eq!(got[0].batch.samples.len(), 2);
+}
+
+#[tokio::test]
+async fn the_quota_is_per_token_per_minute_and_refills() {
+    let clock = clock();
+    let svc = service(Arc::new(MemoryIngestQueue::new(1000)), clock.clone());
+    let two = br#"[{"name":"a","value":1},{"name":"b","value":2}]"#;
+    svc.ingest(&principal(3), two).await.unwrap();
+    let err = svc.ingest(&principal(3), two).await.unwrap_err();
+    let IngestError::QuotaExceeded { retry_after, .. } = err else { panic!("expected quota, got {err:?}") };
+    assert!(retry_after <= Duration::from_secs(20), "one sample refills in 20 s: {retry_after:?}");
+    clock.advance(Duration::from_secs(20));
+    svc.ingest(&principal(3), two).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_the_whole_quota_says_to_split_it() {
+    let svc = service(Arc::new(MemoryIngestQueue::new(1000)), clock());
+    let err =
+        svc.ingest(&principal(1), br#"[{"name":"a","value":1},{"name":"b","value":2}]"#).await.unwrap_err();
+    assert!(matches!(err, IngestError::BatchOverQuota { count: 2, per_minute: 1 }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_full_queue_is_unavailable_with_retry_after_never_accepted() {
+    let svc = service(Arc::new(MemoryIngestQueue::new(1)), clock());
+    svc.ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap();
+    let err = svc.ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap_err();
+    assert!(
+        matches!(err, IngestError::Unavailable { retry_after, .. } if retry_after > Duration::ZERO),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_queue_refuses_new_batches() {
+    let queue = Arc::new(MemoryIngestQueue::new(1000));
+    queue.close();
+    let err =
+        service(queue, clock()).ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap_err();
+    assert!(matches!(err, IngestError::Unavailable { .. }), "{err:?}");
+}

@@ -1,0 +1,130 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use microdash_adapter_memory::{MemoryIngestQueue, MemoryLiveBus, MemoryStore};
+use microdash_domain::sample::SeriesKey;
+use microdash_domain::{DedupeId, MetricName, Tags};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use microdash_domain::{AgentId, Sample, TenantId, Timestamp};
+use microdash_usecases::ports::StoreError;
+use microdash_usecases::ports::{
+    AgentRegistry, IngestBatch, IngestQueue, Inserted, LiveBus, LiveMessage, RawQuery, RawQueryResult,
+    SampleStore,
+};
+use microdash_usecases::{PersistOptions, PersistService};
+
+const T0: i64 = 1_795_000_000_000;
+
+fn sample(agent: &str, offset: i64, dedupe: Option<&str>) -> Sample {
+    Sample {
+        series: SeriesKey {
+            metric: MetricName::new("cpu").unwrap(),
+            agent: Some(AgentId::new(agent).unwrap()),
+            tags: Tags::empty(),
+        },
+        value: offset as f64,
+        timestamp: Timestamp::from_millis(T0 + offset),
+        dedupe_id: dedupe.map(|d| DedupeId::new(d).unwrap()),
+    }
+}
+
+fn batch(tenant: i64, samples: Vec<Sample>) -> IngestBatch {
+    IngestBatch {
+        request_id: "r".into(),
+        tenant: TenantId::new(tenant),
+        received_at: Timestamp::from_millis(T0 + 500),
+        samples,
+    }
+}
+
+fn options() -> PersistOptions {
+    PersistOptions {
+        max_samples_per_round: 1000,
+        retry_initial: Duration::from_millis(1),
+        retry_max: Duration::from_millis(2),
+    }
+}
+
+fn everything() -> RawQuery {
+    RawQuery {
+        metric: MetricName::new("cpu").unwrap(),
+        agent: None,
+        start: Timestamp::from_millis(T0 - 1000),
+        end: Timestamp::from_millis(T0 + 1000),
+        limit: 100,
+    }
+}
+
+#[tokio::test]
+async fn the_worker_stores_every_queued_batch_then_stops_when_the_queue_closes() {
+    let queue = Arc::new(MemoryIngestQueue::new(10_000));
+    let store = Arc::new(MemoryStore::default());
+    let live = Arc::new(MemoryLiveBus::new(16));
+    let mut sub = live.subscribe(TenantId::new(1)).await.unwrap();
+    let svc = PersistService::new(queue.clone(), store.clone(), store.clone(), live, options());
+    queue.enqueue(batch(1, vec![sample("h1", 0, None), sample("h1", 1, Some("d"))])).await.unwrap();
+    queue.enqueue(batch(2, vec![sample("h9", 0, None)])).await.unwrap();
+    queue.enqueue(batch(1, vec![sample("h2", 2, Some("d"))])).await.unwrap(); // duplicate of d
+    queue.close();
+
+    svc.run().await;
+
+    let stored = store.query_raw(TenantId::new(1), &everything()).await.unwrap();
+    assert_eq!(stored.total, 2, "the replayed dedupe id is stored once");
+    assert_eq!(store.query_raw(TenantId::new(2), &everything()).await.unwrap().total, 1);
+    let agents = store.list(TenantId::new(1)).await.unwrap();
+    assert_eq!(agents.len(), 1, "h2's only sample was a duplicate, so h2 was not heard from");
+    assert_eq!((agents[0].agent.as_str(), agents[0].samples), ("h1", 2));
+    assert_eq!(agents[0].last_seen.as_millis(), T0 + 500);
+    let Some(LiveMessage::Samples(live)) = sub.next().await else { panic!("expected samples") };
+    assert_eq!(live.len(), 2, "only stored samples are published");
+}
+
+/// A store that is down for its first `failures` writes.
+struct FlakyStore {
+    inner: Arc<MemoryStore>,
+    failures: usize,
+    attempts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl SampleStore for FlakyStore {
+    async fn insert_batch(&self, tenant: TenantId, batch: &[Sample]) -> Result<Inserted, StoreError> {
+        if self.attempts.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(StoreError::Unavailable { message: "database is down".into(), source: None });
+        }
+        self.inner.insert_batch(tenant, batch).await
+    }
+
+    async fn query_raw(&self, tenant: TenantId, q: &RawQuery) -> Result<RawQueryResult, StoreError> {
+        self.inner.query_raw(tenant, q).await
+    }
+
+    async fn metric_names(&self, tenant: TenantId) -> Result<Vec<MetricName>, StoreError> {
+        self.inner.metric_names(tenant).await
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_retried_until_it_succeeds_and_nothing_is_lost() {
+    let queue = Arc::new(MemoryIngestQueue::new(10_000));
+    let store = Arc::new(MemoryStore::default());
+    let flaky = Arc::new(FlakyStore { inner: store.clone(), failures: 3, attempts: AtomicUsize::new(0) });
+    let svc = PersistService::new(
+        queue.clone(),
+        flaky.clone(),
+        store.clone(),
+        Arc::new(MemoryLiveBus::new(4)),
+        options(),
+    );
+    queue.enqueue(batch(1, vec![sample("h1", 0, None)])).await.unwrap();
+    queue.close();
+
+    svc.run().await;
+
+    assert_eq!(flaky.attempts.load(Ordering::SeqCst), 4);
+    assert_eq!(store.query_raw(TenantId::new(1), &everything()).await.unwrap().total, 1);
+}
