@@ -7,10 +7,12 @@
 //! - [`ingest`]: validate, enforce the quota, enqueue; the answer a client gets.
 //! - [`persist`]: the worker loop from the queue into the store, the agent registry and the live bus.
 //! - [`query`]: what a tenant can read back.
+//! - [`health`]: readiness of the dependencies.
 //! - [`admin`]: tenants and tokens, for the CLI.
 
 pub mod admin;
 pub mod auth;
+pub mod health;
 pub mod ingest;
 pub mod persist;
 pub mod ports;
@@ -18,6 +20,7 @@ pub mod query;
 
 pub use admin::{AdminError, AdminService};
 pub use auth::{AuthError, AuthService, Principal};
+pub use health::{ComponentStatus, HealthService};
 pub use ingest::{IngestError, IngestLimits, IngestReceipt, IngestService};
 pub use persist::{PersistOptions, PersistService};
 pub use query::{QueryError, QueryService};

@@ -1,0 +1,248 @@
+//! The one place where use-case outcomes become HTTP statuses and stable error `code`s.
+//!
+//! | code | status | when |
+//! |---|---|---|
+//! | `unauthorized` | 401 | no token, unknown or revoked token |
+//! | `invalid_json` | 422 | the body is not JSON, or not an object/array of objects |
+//! | `empty_batch` | 422 | an empty array |
+//! | `invalid_samples` | 422 | items fail validation (`errors` lists them by index) |
+//! | `too_many_items` | 413 | more items than allowed in one request |
+//! | `payload_too_large` | 413 | body larger than allowed, or a batch larger than the quota |
+//! | `unsupported_media_type` | 415 | the body is not `application/json` |
+//! | `quota_exceeded` | 429 | the token's per-minute quota is used up (`Retry-After`) |
+//! | `unavailable` | 503 | queue full or unreachable, store unreachable (`Retry-After`) |
+//! | `invalid_parameter` | 400 | a query parameter is wrong (`errors[].field` names it) |
+//! | `not_found` | 404 | no such route |
+//! | `method_not_allowed` | 405 | wrong method for the route |
+//! | `internal` | 500 | a bug; the log has the details under `request_id` |
+
+use microdash_domain::ItemError;
+use microdash_usecases::{AuthError, IngestError, QueryError};
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::Object;
+use poem_openapi::error::{AuthorizationError, ContentTypeError, ParseParamError};
+
+/// Every error reply.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (see the table in the API description).
+    pub code: String,
+    /// What went wrong and what to do, for humans.
+    pub message: String,
+    /// Per-item, per-field problems (invalid samples, invalid parameters).
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<FieldErrorBody>>,
+    /// Id to quote when reporting a server-side problem; the log has the details under it.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
+}
+
+/// One problem with one field.
+#[derive(Debug, Clone, Object)]
+pub struct FieldErrorBody {
+    /// Position of the item in the request (absent for query parameters).
+    #[oai(skip_serializing_if_is_none)]
+    pub index: Option<u64>,
+    /// The field or parameter at fault.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error on its way out: status, body and, for 429/503, how long to wait.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        let body = ErrorBody { code: code.into(), message: message.into(), errors: None, request_id: None };
+        Self { status, body, retry_after: None }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// A server-side failure: logged here, once, with its cause chain; the client gets only
+    /// a request id to quote.
+    fn server_side(
+        status: StatusCode,
+        code: &str,
+        public: &str,
+        error: &(dyn std::error::Error + 'static),
+    ) -> Self {
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let mut chain = String::new();
+        let mut source = error.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %error, cause = %chain, request_id = %request_id, "Request failed on the server side.");
+        let mut e = Self::new(status, code, public);
+        e.body.request_id = Some(request_id);
+        e
+    }
+
+    /// Maps poem's own extractor errors (missing token, wrong content type, bad parameter,
+    /// body too large) to the same JSON shape.
+    pub(crate) fn from_poem(e: poem::Error) -> Self {
+        if e.is::<AuthorizationError>() {
+            return Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing API token: send `Authorization: Bearer <token>` or `X-API-Token: <token>`",
+            );
+        }
+        if e.is::<ContentTypeError>() {
+            return Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("{e}; send the body as JSON with `Content-Type: application/json`"),
+            );
+        }
+        if let Some(p) = e.downcast_ref::<ParseParamError>() {
+            let mut err = Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string());
+            let field = FieldErrorBody { index: None, field: p.name.to_string(), message: p.reason.clone() };
+            err.body.errors = Some(vec![field]);
+            return err;
+        }
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(e.status(), "payload_too_large", e.to_string()),
+            StatusCode::NOT_FOUND => {
+                Self::new(e.status(), "not_found", "no such route; the API is described at /docs")
+            }
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(e.status(), "method_not_allowed", e.to_string()),
+            s if s.is_client_error() => Self::new(s, "bad_request", e.to_string()),
+            _ => Self::server_side(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", &e),
+        }
+    }
+}
+
+fn item_errors(errors: Vec<ItemError>) -> Vec<FieldErrorBody> {
+    errors
+        .into_iter()
+        .map(|e| FieldErrorBody {
+            index: Some(e.index as u64),
+            field: e.field.to_string(),
+            message: e.message,
+        })
+        .collect()
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let message = e.to_string();
+        match e {
+            IngestError::Malformed(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message),
+            IngestError::Empty => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", message),
+            IngestError::Invalid(errors) => {
+                let mut err = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_samples", message);
+                err.body.errors = Some(item_errors(errors));
+                err
+            }
+            IngestError::TooManyItems { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_items", message)
+            }
+            IngestError::BatchOverQuota { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
+            IngestError::QuotaExceeded { retry_after, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+                    .retry_after(retry_after.as_secs_f64().ceil() as u64)
+            }
+            IngestError::Unavailable { retry_after, .. } => {
+                tracing::warn!(error = %message, "Ingest refused with 503.");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("{message}; nothing was accepted, retry later"),
+                )
+                .retry_after(retry_after.as_secs_f64().ceil() as u64)
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidToken => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
+            AuthError::Store(s) => Self::server_side(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the token store is unavailable; retry shortly",
+                &s,
+            )
+            .retry_after(1),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::InvalidParameter { field, message } => {
+                let mut err =
+                    Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: {message}"));
+                err.body.errors = Some(vec![FieldErrorBody { index: None, field: field.into(), message }]);
+                err
+            }
+            QueryError::Store(s) => Self::server_side(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "storage is unavailable; retry shortly",
+                &s,
+            )
+            .retry_after(1),
+        }
+    }
+}
+
+/// Last resort for errors outside typed operations (unknown routes, wrong methods): the same
+/// JSON body as everywhere else.
+pub(crate) async fn catch_all(e: poem::Error) -> Response {
+    let e = ApiError::from_poem(e);
+    let mut resp = poem::web::Json(serde_json::json!({
+        "code": e.body.code,
+        "message": e.body.message,
+        "request_id": e.body.request_id,
+    }))
+    .with_status(e.status)
+    .into_response();
+    if let Some(s) = e.retry_after {
+        resp.headers_mut().insert("retry-after", s.into());
+    }
+    resp
+}
+
+/// Implements `From<ApiError>` and the `bad_request_handler` for an operation's response
+/// enum, by status. Every enum has an `Internal` variant for anything unlisted.
+macro_rules! error_responses {
+    ($ty:ident { $($status:literal => $variant:ident),* $(,)? } $(with_retry { $($rstatus:literal => $rvariant:ident),* $(,)? })?) => {
+        impl From<$crate::error::ApiError> for $ty {
+            fn from(e: $crate::error::ApiError) -> Self {
+                use poem_openapi::payload::Json;
+                match e.status.as_u16() {
+                    $($status => $ty::$variant(Json(e.body)),)*
+                    $($($rstatus => $ty::$rvariant(Json(e.body), e.retry_after.unwrap_or(1)),)*)?
+                    _ => $ty::Internal(Json(e.body)),
+                }
+            }
+        }
+
+        impl $ty {
+            pub(crate) fn bad_request(e: poem::Error) -> Self {
+                $crate::error::ApiError::from_poem(e).into()
+            }
+        }
+    };
+}
+pub(crate) use error_responses;

@@ -1,0 +1,82 @@
+//! The HTTP API of microdash: poem + poem-openapi. Handlers parse, call one use case and map
+//! its outcome to a status through [`error`]; they hold services, never ports.
+//!
+//! Not for: business rules (they live in `usecases` and `domain`) or serving the dashboard.
+//!
+//! # Layout
+//! - [`api`]: one `#[OpenApi]` struct per resource (metrics, agents, health).
+//! - `auth`: the two ways to present a token (Bearer, `X-API-Token`).
+//! - `error`: the one place where statuses and error codes are chosen.
+//! - `payload`: the ingest body, read with a size limit and parsed by the domain's wire format.
+
+pub mod api;
+mod auth;
+mod error;
+mod payload;
+
+use std::sync::Arc;
+
+use microdash_usecases::{AuthService, HealthService, IngestService, QueryService};
+use poem::endpoint::BoxEndpoint;
+use poem::middleware::Tracing;
+use poem::{EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+pub use error::ErrorBody;
+
+/// The services the API calls.
+#[derive(Clone)]
+pub struct ApiServices {
+    /// Token → tenant.
+    pub auth: Arc<AuthService>,
+    /// Accepting samples.
+    pub ingest: Arc<IngestService>,
+    /// Reading back.
+    pub query: Arc<QueryService>,
+    /// Readiness of the dependencies.
+    pub health: Arc<HealthService>,
+}
+
+/// Limits and settings of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpOptions {
+    /// Largest ingest body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { max_body_bytes: 5 * 1024 * 1024 }
+    }
+}
+
+/// The OpenAPI service, for the routes and for exporting the document.
+pub fn openapi(
+    services: &ApiServices,
+) -> OpenApiService<(api::MetricsApi, api::AgentsApi, api::HealthApi), ()> {
+    let apis = (
+        api::MetricsApi::new(services.auth.clone(), services.ingest.clone(), services.query.clone()),
+        api::AgentsApi::new(services.auth.clone(), services.query.clone()),
+        api::HealthApi::new(services.health.clone()),
+    );
+    OpenApiService::new(apis, "microdash API", env!("CARGO_PKG_VERSION")).description(
+        "Push metrics, read them back. Authenticate with `Authorization: Bearer <token>` or \
+         `X-API-Token: <token>`; a token only ever reads and writes its own tenant's data. \
+         Every error is JSON with a stable `code`.",
+    )
+}
+
+/// Every route: the API, `/openapi.json`, Swagger UI at `/docs`, and a landing text at `/`.
+pub fn routes(services: ApiServices, options: HttpOptions) -> BoxEndpoint<'static> {
+    let api = openapi(&services);
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .data(options)
+        .with(Tracing)
+        .catch_all_error(error::catch_all)
+        .boxed()
+}

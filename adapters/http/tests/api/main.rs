@@ -1,0 +1,6 @@
+//! The HTTP API in process (poem's `TestClient`) over the memory adapters.
+
+mod helpers;
+mod ingest;
+mod probes;
+mod query;
