@@ -6,7 +6,7 @@
 //! This module is shared by every way samples come in (HTTP now, MQTT and the agent later), so
 //! the rules cannot drift apart between transports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
 
@@ -107,7 +107,38 @@ pub fn parse_batch(json: &[u8], ctx: &ValidationContext, max_items: usize) -> Re
             Err(e) => errors.push(ItemError { index, field: Field::Item, message: e.to_string() }),
         }
     }
-    if errors.is_empty() { Ok(samples) } else { Err(WireError::Invalid(errors)) }
+    if errors.is_empty() {
+        check_unique_points(&samples)?;
+        Ok(samples)
+    } else {
+        Err(WireError::Invalid(errors))
+    }
+}
+
+/// Two samples of one series at one millisecond would replace each other in the store, so
+/// within one batch that is refused instead of silently keeping only the last.
+fn check_unique_points(samples: &[Sample]) -> Result<(), WireError> {
+    if samples.len() < 2 {
+        return Ok(());
+    }
+    let mut first_at: HashMap<(&SeriesKey, Timestamp), usize> = HashMap::with_capacity(samples.len());
+    let mut errors = Vec::new();
+    for (index, s) in samples.iter().enumerate() {
+        if let Some(&other) = first_at.get(&(&s.series, s.timestamp)) {
+            errors.push(ItemError {
+                index,
+                field: Field::Timestamp,
+                message: format!(
+                    "item {other} has the same series and timestamp ({}); give each sample of a series its \
+                     own timestamp (samples without one all get the time of receipt)",
+                    s.timestamp
+                ),
+            });
+        } else {
+            first_at.insert((&s.series, s.timestamp), index);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(WireError::Invalid(errors)) }
 }
 
 /// One item as sent, before validation. Fields hold raw JSON so that a wrong type becomes a

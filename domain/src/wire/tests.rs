@@ -108,3 +108,16 @@ fn outgoing_samples_parse_back() {
     assert_eq!(s[0].value, 3.0);
     assert_eq!(s[0].timestamp.as_millis(), NOW);
 }
+
+#[test]
+fn two_samples_of_one_series_at_one_millisecond_are_refused_not_collapsed() {
+    let e = errors(r#"[{"name":"a","value":1},{"name":"b","value":2},{"name":"a","value":3}]"#);
+    assert_eq!((e.len(), e[0].index, e[0].field), (1, 2, Field::Timestamp));
+    assert!(e[0].message.contains("item 0"), "{}", e[0].message);
+    // Different agents, tags or timestamps are different points.
+    let ok = format!(
+        r#"[{{"name":"a","value":1}},{{"name":"a","value":2,"agent_id":"x"}},{{"name":"a","value":3,"tags":{{"k":"v"}}}},{{"name":"a","value":4,"ts":{}}}]"#,
+        NOW - 1
+    );
+    assert_eq!(parse(&ok).unwrap().len(), 4);
+}
