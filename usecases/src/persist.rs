@@ -81,20 +81,19 @@ impl PersistService {
     /// Stores one round of deliveries and acknowledges them.
     #[tracing::instrument(name = "persist.round", skip_all, fields(batches = deliveries.len()))]
     pub async fn persist(&self, deliveries: Vec<Delivery>) {
-        let mut by_tenant: BTreeMap<TenantId, Vec<&Delivery>> = BTreeMap::new();
-        for d in &deliveries {
-            by_tenant.entry(d.batch.tenant).or_default().push(d);
+        let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
+        // Samples are moved, not cloned: this is the hot path of every accepted sample.
+        let mut by_tenant: BTreeMap<TenantId, (Vec<Sample>, Timestamp)> = BTreeMap::new();
+        for d in deliveries {
+            let entry = by_tenant.entry(d.batch.tenant).or_insert_with(|| (Vec::new(), d.batch.received_at));
+            entry.0.extend(d.batch.samples);
+            entry.1 = entry.1.max(d.batch.received_at);
         }
-        for (tenant, ds) in by_tenant {
-            let samples: Vec<Sample> = ds.iter().flat_map(|d| d.batch.samples.iter().cloned()).collect();
-            let received_at = ds.iter().map(|d| d.batch.received_at).max().expect("at least one batch");
+        for (tenant, (samples, received_at)) in by_tenant {
             let Some(inserted) = self.insert_with_retry(tenant, &samples).await else {
                 continue;
             };
-            let mut stored = samples;
-            for &i in inserted.duplicates.iter().rev() {
-                stored.remove(i);
-            }
+            let stored = without_duplicates(samples, &inserted.duplicates);
             if stored.is_empty() {
                 continue;
             }
@@ -108,7 +107,6 @@ impl PersistService {
                 tracing::warn!(error = %error, tenant = %tenant, "Could not publish stored samples to live viewers.");
             }
         }
-        let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
         let mut backoff = self.options.retry_initial;
         while let Err(error) = self.consumer.ack(&ids).await {
             tracing::warn!(error = %error, "Cannot acknowledge stored batches; retrying.");
@@ -147,6 +145,26 @@ impl PersistService {
             }
         }
     }
+}
+
+/// The samples minus those at the (ascending) `duplicates` positions.
+fn without_duplicates(samples: Vec<Sample>, duplicates: &[usize]) -> Vec<Sample> {
+    if duplicates.is_empty() {
+        return samples;
+    }
+    let mut skip = duplicates.iter().copied().peekable();
+    samples
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let dup = skip.peek() == Some(i);
+            if dup {
+                skip.next();
+            }
+            !dup
+        })
+        .map(|(_, s)| s)
+        .collect()
 }
 
 fn sightings(stored: &[Sample], received_at: Timestamp) -> Vec<AgentSeen> {
