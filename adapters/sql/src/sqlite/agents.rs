@@ -1,0 +1,76 @@
+//! [`AgentRegistry`] on SQLite: one upserted row per (tenant, agent).
+
+use async_trait::async_trait;
+use microdash_domain::{AgentId, TenantId, Timestamp};
+use microdash_usecases::ports::{AgentInfo, AgentRegistry, AgentSeen, StoreError};
+
+use super::{SqliteStore, to_i64};
+use crate::error::{SqlxResultExt, corrupt};
+
+/// An `agents` row as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct AgentRow {
+    agent_id: String,
+    first_seen: i64,
+    last_seen: i64,
+    last_sample_at: i64,
+    samples: i64,
+}
+
+impl TryFrom<AgentRow> for AgentInfo {
+    type Error = StoreError;
+
+    fn try_from(row: AgentRow) -> Result<Self, StoreError> {
+        Ok(AgentInfo {
+            agent: AgentId::new(row.agent_id).map_err(|e| corrupt("agent id", e))?,
+            first_seen: Timestamp::from_millis(row.first_seen),
+            last_seen: Timestamp::from_millis(row.last_seen),
+            last_sample_at: Timestamp::from_millis(row.last_sample_at),
+            samples: u64::try_from(row.samples).unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
+impl AgentRegistry for SqliteStore {
+    async fn record(&self, tenant: TenantId, seen: &[AgentSeen]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        // Sightings can arrive out of order (several workers, retries), hence min/max rather
+        // than overwriting.
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await.or_store("starting to record agents")?;
+        for s in seen {
+            sqlx::query(
+                "INSERT INTO agents (tenant_id, agent_id, first_seen, last_seen, last_sample_at, samples) \
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
+                 ON CONFLICT (tenant_id, agent_id) DO UPDATE SET \
+                 first_seen = MIN(first_seen, excluded.first_seen), \
+                 last_seen = MAX(last_seen, excluded.last_seen), \
+                 last_sample_at = MAX(last_sample_at, excluded.last_sample_at), \
+                 samples = samples + excluded.samples",
+            )
+            .bind(tenant.get())
+            .bind(s.agent.as_str())
+            .bind(s.received_at.as_millis())
+            .bind(s.last_sample_at.as_millis())
+            .bind(to_i64(s.samples))
+            .execute(&mut *tx)
+            .await
+            .or_store("recording an agent")?;
+        }
+        tx.commit().await.or_store("committing agents")
+    }
+
+    async fn list(&self, tenant: TenantId) -> Result<Vec<AgentInfo>, StoreError> {
+        let rows: Vec<AgentRow> = sqlx::query_as(
+            "SELECT agent_id, first_seen, last_seen, last_sample_at, samples \
+             FROM agents WHERE tenant_id = ?1 ORDER BY agent_id",
+        )
+        .bind(tenant.get())
+        .fetch_all(&self.read)
+        .await
+        .or_store("listing agents")?;
+        rows.into_iter().map(AgentInfo::try_from).collect()
+    }
+}

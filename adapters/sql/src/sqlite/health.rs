@@ -1,0 +1,21 @@
+//! [`HealthCheck`] for the SQLite store: can a query connection answer?
+
+use async_trait::async_trait;
+use microdash_usecases::ports::HealthCheck;
+
+use super::SqliteStore;
+
+#[async_trait]
+impl HealthCheck for SqliteStore {
+    fn component(&self) -> &'static str {
+        "store"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(drop)
+            .map_err(|e| format!("SQLite does not answer: {e}"))
+    }
+}
