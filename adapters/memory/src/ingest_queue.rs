@@ -13,9 +13,14 @@ use microdash_usecases::ports::{
 };
 use tokio::sync::Notify;
 
-/// What a producer is told to wait when the queue is full: the worker frees room in
+/// What a producer is told to wait when the queue stays full: the worker frees room in
 /// milliseconds, so a second is plenty without making clients idle for long.
 const FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long `enqueue` holds a batch waiting for room before answering "full". A short hold
+/// turns a burst into back-pressure (a slower reply) instead of a 503 that idles the client
+/// for a whole `Retry-After` second, while a stuck writer still surfaces quickly.
+const FULL_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
 struct Inner {
@@ -32,14 +37,22 @@ struct Inner {
 pub struct MemoryIngestQueue {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// Wakes consumers: a batch was queued, or the queue closed.
     ready: Notify,
+    /// Wakes producers waiting for room: samples were acknowledged.
+    space: Notify,
 }
 
 impl MemoryIngestQueue {
     /// A queue holding at most about `capacity_samples` samples (a single batch larger than
     /// that is still accepted into an empty queue, so no batch is refused forever).
     pub fn new(capacity_samples: usize) -> Self {
-        Self { capacity: capacity_samples, inner: Mutex::new(Inner::default()), ready: Notify::new() }
+        Self {
+            capacity: capacity_samples,
+            inner: Mutex::new(Inner::default()),
+            ready: Notify::new(),
+            space: Notify::new(),
+        }
     }
 
     /// Stops accepting batches; consumers drain what is queued and then get `None`.
@@ -47,6 +60,7 @@ impl MemoryIngestQueue {
         self.lock().closed = true;
         self.ready.notify_waiters();
         self.ready.notify_one();
+        self.space.notify_waiters();
     }
 
     /// Samples queued or in flight.
@@ -59,17 +73,17 @@ impl MemoryIngestQueue {
     }
 }
 
-#[async_trait]
-impl IngestQueue for MemoryIngestQueue {
-    async fn enqueue(&self, batch: IngestBatch) -> Result<(), QueueError> {
+impl MemoryIngestQueue {
+    /// Queues the batch if there is room; gives it back when full.
+    fn try_push(&self, batch: IngestBatch) -> Result<(), Result<IngestBatch, QueueError>> {
         let n = batch.samples.len();
         {
             let mut inner = self.lock();
             if inner.closed {
-                return Err(QueueError::Closed);
+                return Err(Err(QueueError::Closed));
             }
             if inner.held_samples > 0 && inner.held_samples + n > self.capacity {
-                return Err(QueueError::Full { retry_after: FULL_RETRY_AFTER });
+                return Err(Ok(batch));
             }
             let id = inner.next_id;
             inner.next_id += 1;
@@ -78,6 +92,27 @@ impl IngestQueue for MemoryIngestQueue {
         }
         self.ready.notify_one();
         Ok(())
+    }
+}
+
+#[async_trait]
+impl IngestQueue for MemoryIngestQueue {
+    async fn enqueue(&self, mut batch: IngestBatch) -> Result<(), QueueError> {
+        let deadline = tokio::time::Instant::now() + FULL_WAIT;
+        loop {
+            // Register for "room freed" before looking, so an ack in between is not missed.
+            let room = self.space.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.try_push(batch) {
+                Ok(()) => return Ok(()),
+                Err(Err(e)) => return Err(e),
+                Err(Ok(back)) => batch = back,
+            }
+            if tokio::time::timeout_at(deadline, room).await.is_err() {
+                return Err(QueueError::Full { retry_after: FULL_RETRY_AFTER });
+            }
+        }
     }
 }
 
@@ -123,6 +158,8 @@ impl IngestConsumer for MemoryIngestQueue {
             let n = id.parse::<u64>().ok().and_then(|id| inner.in_flight.remove(&id)).unwrap_or(0);
             inner.held_samples -= n;
         }
+        drop(inner);
+        self.space.notify_waiters();
         Ok(())
     }
 }
@@ -168,6 +205,21 @@ mod tests {
         q.ack(&[d[0].id.clone()]).await.unwrap();
         q.enqueue(batch(6)).await.unwrap();
         assert_eq!(q.depth(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_producer_waits_briefly_for_room_instead_of_failing_at_once() {
+        let q = std::sync::Arc::new(MemoryIngestQueue::new(10));
+        q.enqueue(batch(6)).await.unwrap();
+        let d = q.next(100).await.unwrap().unwrap();
+        let producer = tokio::spawn({
+            let q = q.clone();
+            async move { q.enqueue(batch(6)).await }
+        });
+        tokio::task::yield_now().await;
+        q.ack(&[d[0].id.clone()]).await.unwrap();
+        let waited = tokio::time::timeout(Duration::from_secs(5), producer).await.unwrap().unwrap();
+        assert!(waited.is_ok(), "room freed within the hold, so the batch is queued: {waited:?}");
     }
 
     #[tokio::test]
