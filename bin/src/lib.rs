@@ -1,0 +1,38 @@
+//! microdash as a library: the composition root ([`app::App::build`]) and the commands of the
+//! `microdash` binary. The binary, the whole-app tests and the load generator all go through
+//! here, so what is tested is what runs.
+//!
+//! # Layout
+//! - [`cli`]: the command line (every flag has a `MICRODASH_*` environment variable).
+//! - [`config`]: option groups shared by several commands, and their validation.
+//! - [`telemetry`]: logging set-up.
+//! - [`app`]: builds every adapter and service and runs them until shutdown.
+//! - [`roles`]: `serve` (everything in one process).
+//! - [`admin`]: `tenant` and `token` commands.
+//! - [`loadgen`]: the HTTP load generator.
+//! - [`testing`]: the in-process harness of the whole-app and BDD tests.
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod loadgen;
+pub mod roles;
+pub mod telemetry;
+pub mod testing;
+
+use cli::{Cli, Command};
+
+/// Runs one command of the binary.
+///
+/// # Errors
+/// Whatever stopped the command, with context for the user.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => roles::serve::run(args).await,
+        Command::Tenant(cmd) => admin::tenant(cmd).await,
+        Command::Token(cmd) => admin::token(cmd).await,
+        Command::Migrate(store) => admin::migrate(store).await,
+        Command::Loadgen(args) => loadgen::run(args).await,
+    }
+}

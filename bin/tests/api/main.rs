@@ -1,0 +1,7 @@
+//! Whole-app tests: the real composition root on SQLite, on ephemeral ports, and the real
+//! binary where a process boundary matters (signals, CLI against a running server).
+
+mod cli;
+mod helpers;
+mod ingest;
+mod shutdown;
