@@ -37,6 +37,16 @@ pub enum StoreError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The backend refuses this data for good (a constraint it breaks); retrying the same
+    /// call cannot succeed, so callers must not retry it.
+    #[error("storage refused the data: {message}")]
+    Rejected {
+        /// What was refused, for the log.
+        message: String,
+        /// The adapter's own error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A uniqueness rule was broken (e.g. a tenant slug that exists).
     #[error("conflict: {0}")]
     Conflict(String),

@@ -17,6 +17,7 @@
 //! | `internal` | 500 | a bug; the log has the details under `request_id` |
 
 use microdash_domain::ItemError;
+use microdash_usecases::ports::StoreError;
 use microdash_usecases::{AuthError, IngestError, QueryError};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -195,13 +196,16 @@ impl From<QueryError> for ApiError {
                 err.body.errors = Some(vec![FieldErrorBody { index: None, field: field.into(), message }]);
                 err
             }
-            QueryError::Store(s) => Self::server_side(
+            QueryError::Store(s @ StoreError::Unavailable { .. }) => Self::server_side(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "storage is unavailable; retry shortly",
                 &s,
             )
             .retry_after(1),
+            QueryError::Store(s) => {
+                Self::server_side(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", &s)
+            }
         }
     }
 }

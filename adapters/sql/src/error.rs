@@ -1,13 +1,26 @@
 //! The one place where database errors become [`StoreError`]s, so every port method maps them
-//! the same way: a broken unique rule is a [`StoreError::Conflict`], anything else is
-//! [`StoreError::Unavailable`] with the original error kept as its source.
+//! the same way: a broken unique rule is a [`StoreError::Conflict`], another broken constraint
+//! (NOT NULL, CHECK, foreign key) is [`StoreError::Rejected`] since a retry cannot succeed, and
+//! anything else is [`StoreError::Unavailable`] with the original error kept as its source.
 
 use microdash_usecases::ports::StoreError;
+use sqlx::error::ErrorKind;
 
 /// Maps a `sqlx` error, naming the operation that failed.
 pub(crate) fn map_sqlx(what: &'static str, error: sqlx::Error) -> StoreError {
     match error.as_database_error() {
         Some(db) if db.is_unique_violation() => StoreError::Conflict(format!("{what}: {}", db.message())),
+        Some(db)
+            if matches!(
+                db.kind(),
+                ErrorKind::NotNullViolation | ErrorKind::CheckViolation | ErrorKind::ForeignKeyViolation
+            ) =>
+        {
+            StoreError::Rejected {
+                message: format!("{what}: {}", db.message()),
+                source: Some(Box::new(error)),
+            }
+        }
         _ => StoreError::unavailable(what, error),
     }
 }

@@ -225,7 +225,10 @@ async fn a_failing_batch_stores_nothing_and_leaves_no_trace() {
     let failed = store.insert_batch(t, &batch).await;
 
     // Assert: nothing stored, no series left behind, dedupe ids not spent.
-    assert!(matches!(failed, Err(StoreError::Unavailable { .. })), "{failed:?}");
+    assert!(
+        matches!(failed, Err(StoreError::Rejected { .. })),
+        "refused for good, not retryable: {failed:?}"
+    );
     assert_eq!(store.query_raw(t, &everything("first")).await.unwrap(), RawQueryResult::default());
     assert!(store.metric_names(t).await.unwrap().is_empty());
     batch.pop();

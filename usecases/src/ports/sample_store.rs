@@ -60,8 +60,9 @@ pub trait SampleStore: Send + Sync {
     /// Stores a batch atomically: all of it or, on error, none of it.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] when the backend cannot be reached; callers MAY retry the
-    /// whole batch, which is safe (same series and millisecond replace, dedupe ids are skipped).
+    /// - [`StoreError::Unavailable`] when the backend cannot be reached; callers MAY retry the
+    ///   whole batch, which is safe (same series and millisecond replace, dedupe ids are skipped).
+    /// - [`StoreError::Rejected`] when the backend refuses the batch for good; retrying cannot help.
     async fn insert_batch(&self, tenant: TenantId, batch: &[Sample]) -> Result<Inserted, StoreError>;
 
     /// Reads raw points.

@@ -128,3 +128,56 @@ async fn a_failing_store_is_retried_until_it_succeeds_and_nothing_is_lost() {
     assert_eq!(flaky.attempts.load(Ordering::SeqCst), 4);
     assert_eq!(store.query_raw(TenantId::new(1), &everything()).await.unwrap().total, 1);
 }
+
+/// A store that refuses every batch of one tenant for good.
+struct RefusingStore {
+    inner: Arc<MemoryStore>,
+    refused: TenantId,
+    attempts: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl SampleStore for RefusingStore {
+    async fn insert_batch(&self, tenant: TenantId, batch: &[Sample]) -> Result<Inserted, StoreError> {
+        if tenant == self.refused {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Rejected { message: "NOT NULL constraint failed".into(), source: None });
+        }
+        self.inner.insert_batch(tenant, batch).await
+    }
+
+    async fn query_raw(&self, tenant: TenantId, q: &RawQuery) -> Result<RawQueryResult, StoreError> {
+        self.inner.query_raw(tenant, q).await
+    }
+
+    async fn metric_names(&self, tenant: TenantId) -> Result<Vec<MetricName>, StoreError> {
+        self.inner.metric_names(tenant).await
+    }
+}
+
+#[tokio::test]
+async fn a_batch_the_store_refuses_for_good_is_not_retried_and_does_not_block_the_others() {
+    let queue = Arc::new(MemoryIngestQueue::new(10_000));
+    let store = Arc::new(MemoryStore::default());
+    let refusing = Arc::new(RefusingStore {
+        inner: store.clone(),
+        refused: TenantId::new(1),
+        attempts: AtomicUsize::new(0),
+    });
+    let svc = PersistService::new(
+        queue.clone(),
+        refusing.clone(),
+        store.clone(),
+        Arc::new(MemoryLiveBus::new(4)),
+        options(),
+    );
+    queue.enqueue(batch(1, vec![sample("h1", 0, None)])).await.unwrap();
+    queue.enqueue(batch(2, vec![sample("h2", 0, None)])).await.unwrap();
+    queue.close();
+
+    svc.run().await;
+
+    assert_eq!(refusing.attempts.load(Ordering::SeqCst), 1, "a refusal is final");
+    assert_eq!(store.query_raw(TenantId::new(2), &everything()).await.unwrap().total, 1);
+    assert_eq!(queue.depth(), 0, "the refused batch was acknowledged, not left to block the queue");
+}
