@@ -57,8 +57,10 @@ impl SampleStore for SqliteStore {
     async fn query_raw(&self, tenant: TenantId, query: &RawQuery) -> Result<RawQueryResult, StoreError> {
         let agent = query.agent.as_ref().map(AgentId::as_str);
         let (start, end) = (query.start.as_millis(), query.end.as_millis());
-        // One read transaction, so the page and the total describe the same snapshot.
-        let mut tx = self.read.begin().await.or_store("starting a query")?;
+        // No explicit read transaction: each statement is a round trip to SQLite's worker
+        // thread, and BEGIN/COMMIT would add two to every query. A total counted a moment after
+        // the page can only be larger, which keeps `truncated` true when it must be.
+        let mut conn = self.read.acquire().await.or_store("starting a query")?;
         let points: Vec<(i64, i64, f64)> = sqlx::query_as(POINTS_SQL)
             .bind(tenant.get())
             .bind(query.metric.as_str())
@@ -66,7 +68,7 @@ impl SampleStore for SqliteStore {
             .bind(start)
             .bind(end)
             .bind(to_i64(query.limit))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await
             .or_store("reading samples")?;
         let total = if points.len() < query.limit {
@@ -78,11 +80,12 @@ impl SampleStore for SqliteStore {
                 .bind(agent)
                 .bind(start)
                 .bind(end)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *conn)
                 .await
                 .or_store("counting samples")?;
             u64::try_from(count).unwrap_or_default()
         };
+        let total = total.max(points.len() as u64);
         let truncated = total > points.len() as u64;
         if points.is_empty() {
             return Ok(RawQueryResult { series: Vec::new(), total, truncated });
@@ -91,10 +94,9 @@ impl SampleStore for SqliteStore {
             .bind(tenant.get())
             .bind(query.metric.as_str())
             .bind(agent)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await
             .or_store("reading series")?;
-        tx.commit().await.or_store("ending a query")?;
         Ok(RawQueryResult { series: group_points(series_rows, points)?, total, truncated })
     }
 
