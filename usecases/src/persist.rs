@@ -1,16 +1,19 @@
-//! The worker: from the ingest queue into the store, then the agent registry and the live bus,
-//! then acknowledge. A batch is acknowledged only once it is stored, so a crash replays it,
-//! which is safe (same series and millisecond replace; dedupe ids are skipped).
+//! The worker: from the ingest queue into the store, then the live bus, then acknowledge. A
+//! batch is acknowledged only once it is stored, so a crash replays it, which is safe (same
+//! series and millisecond replace; dedupe ids are skipped). Agent sightings are gathered in
+//! memory and written to the registry once per [`PersistOptions::registry_flush`].
+
+mod sightings;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use microdash_domain::{AgentId, Sample, TenantId, Timestamp};
+use microdash_domain::{Sample, TenantId, Timestamp};
+use tokio::sync::Notify;
 
-use crate::ports::{
-    AgentRegistryRef, AgentSeen, Delivery, IngestConsumerRef, LiveBusRef, SampleStoreRef, StoreError,
-};
+use crate::ports::{AgentRegistryRef, Delivery, IngestConsumerRef, LiveBusRef, SampleStoreRef, StoreError};
+use sightings::Sightings;
 
 /// Tuning of the worker loop.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +25,9 @@ pub struct PersistOptions {
     pub retry_initial: Duration,
     /// Longest wait between retries.
     pub retry_max: Duration,
+    /// How often gathered agent sightings are written to the registry: "last seen" to the
+    /// second is what a fleet view needs, and one write per second replaces one per request.
+    pub registry_flush: Duration,
 }
 
 impl Default for PersistOptions {
@@ -30,6 +36,7 @@ impl Default for PersistOptions {
             max_samples_per_round: 20_000,
             retry_initial: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
+            registry_flush: Duration::from_secs(1),
         }
     }
 }
@@ -41,6 +48,7 @@ pub struct PersistService {
     agents: AgentRegistryRef,
     live: LiveBusRef,
     options: PersistOptions,
+    sightings: Sightings,
 }
 
 impl PersistService {
@@ -52,12 +60,43 @@ impl PersistService {
         live: LiveBusRef,
         options: PersistOptions,
     ) -> Self {
-        Self { consumer, store, agents, live, options }
+        Self { consumer, store, agents, live, options, sightings: Sightings::default() }
     }
 
-    /// Runs until the queue is closed and drained. Storage failures are retried with
-    /// exponential backoff for as long as it takes: accepted data is never dropped.
+    /// Runs until the queue is closed and drained, then writes the last agent sightings.
+    /// Storage failures are retried with exponential backoff for as long as it takes:
+    /// accepted data is never dropped.
     pub async fn run(&self) {
+        let drained = Notify::new();
+        let consume = async {
+            self.consume().await;
+            drained.notify_one();
+        };
+        let flush = async {
+            loop {
+                // Only the wait is raced against the end, never a registry write.
+                tokio::select! {
+                    () = tokio::time::sleep(self.options.registry_flush) => self.flush_sightings().await,
+                    () = drained.notified() => return,
+                }
+            }
+        };
+        tokio::join!(consume, flush);
+        self.flush_sightings().await;
+    }
+
+    /// Writes the agent sightings gathered since the last flush; on failure they are kept for
+    /// the next one.
+    pub async fn flush_sightings(&self) {
+        for (tenant, seen) in self.sightings.take() {
+            if let Err(error) = self.agents.record(tenant, &seen).await {
+                tracing::warn!(error = %error, tenant = %tenant, agents = seen.len(), "Could not update the agent registry; will retry.");
+                self.sightings.restore(tenant, seen);
+            }
+        }
+    }
+
+    async fn consume(&self) {
         let mut backoff = self.options.retry_initial;
         loop {
             match self.consumer.next(self.options.max_samples_per_round).await {
@@ -97,12 +136,7 @@ impl PersistService {
             if stored.is_empty() {
                 continue;
             }
-            let seen = sightings(&stored, received_at);
-            if !seen.is_empty()
-                && let Err(error) = self.agents.record(tenant, &seen).await
-            {
-                tracing::warn!(error = %error, tenant = %tenant, "Could not update the agent registry; samples are stored.");
-            }
+            self.sightings.add(tenant, &stored, received_at);
             if let Err(error) = self.live.publish(tenant, Arc::new(stored)).await {
                 tracing::warn!(error = %error, tenant = %tenant, "Could not publish stored samples to live viewers.");
             }
@@ -164,25 +198,5 @@ fn without_duplicates(samples: Vec<Sample>, duplicates: &[usize]) -> Vec<Sample>
             !dup
         })
         .map(|(_, s)| s)
-        .collect()
-}
-
-fn sightings(stored: &[Sample], received_at: Timestamp) -> Vec<AgentSeen> {
-    let mut per_agent: BTreeMap<&AgentId, (Timestamp, u64)> = BTreeMap::new();
-    for s in stored {
-        if let Some(agent) = &s.series.agent {
-            let e = per_agent.entry(agent).or_insert((s.timestamp, 0));
-            e.0 = e.0.max(s.timestamp);
-            e.1 += 1;
-        }
-    }
-    per_agent
-        .into_iter()
-        .map(|(agent, (last_sample_at, samples))| AgentSeen {
-            agent: agent.clone(),
-            received_at,
-            last_sample_at,
-            samples,
-        })
         .collect()
 }

@@ -45,6 +45,7 @@ fn options() -> PersistOptions {
         max_samples_per_round: 1000,
         retry_initial: Duration::from_millis(1),
         retry_max: Duration::from_millis(2),
+        registry_flush: Duration::from_secs(3600),
     }
 }
 

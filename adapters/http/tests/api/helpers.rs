@@ -101,6 +101,7 @@ impl TestApi {
             let d = tokio::time::timeout(Duration::from_secs(5), self.queue.next(100_000)).await.unwrap();
             self.persist.persist(d.unwrap().unwrap()).await;
         }
+        self.persist.flush_sightings().await;
     }
 
     pub async fn get(&self, token: &str, path: &str) -> TestResponse {
