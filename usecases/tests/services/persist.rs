@@ -84,18 +84,24 @@ async fn the_worker_stores_every_queued_batch_then_stops_when_the_queue_closes()
     assert_eq!(live.len(), 2, "only stored samples are published");
 }
 
-/// A store that is down for its first `failures` writes.
-struct FlakyStore {
+/// A memory store whose writes fail as `fail(tenant, attempt)` says (attempts count from 0).
+struct FailingStore {
     inner: Arc<MemoryStore>,
-    failures: usize,
+    fail: fn(TenantId, usize) -> Option<StoreError>,
     attempts: AtomicUsize,
 }
 
+impl FailingStore {
+    fn new(inner: Arc<MemoryStore>, fail: fn(TenantId, usize) -> Option<StoreError>) -> Arc<Self> {
+        Arc::new(Self { inner, fail, attempts: AtomicUsize::new(0) })
+    }
+}
+
 #[async_trait::async_trait]
-impl SampleStore for FlakyStore {
+impl SampleStore for FailingStore {
     async fn insert_batch(&self, tenant: TenantId, batch: &[Sample]) -> Result<Inserted, StoreError> {
-        if self.attempts.fetch_add(1, Ordering::SeqCst) < self.failures {
-            return Err(StoreError::Unavailable { message: "database is down".into(), source: None });
+        if let Some(error) = (self.fail)(tenant, self.attempts.fetch_add(1, Ordering::SeqCst)) {
+            return Err(error);
         }
         self.inner.insert_batch(tenant, batch).await
     }
@@ -113,7 +119,9 @@ impl SampleStore for FlakyStore {
 async fn a_failing_store_is_retried_until_it_succeeds_and_nothing_is_lost() {
     let queue = Arc::new(MemoryIngestQueue::new(10_000));
     let store = Arc::new(MemoryStore::default());
-    let flaky = Arc::new(FlakyStore { inner: store.clone(), failures: 3, attempts: AtomicUsize::new(0) });
+    let flaky = FailingStore::new(store.clone(), |_, attempt| {
+        (attempt < 3).then(|| StoreError::Unavailable { message: "database is down".into(), source: None })
+    });
     let svc = PersistService::new(
         queue.clone(),
         flaky.clone(),
@@ -130,40 +138,13 @@ async fn a_failing_store_is_retried_until_it_succeeds_and_nothing_is_lost() {
     assert_eq!(store.query_raw(TenantId::new(1), &everything()).await.unwrap().total, 1);
 }
 
-/// A store that refuses every batch of one tenant for good.
-struct RefusingStore {
-    inner: Arc<MemoryStore>,
-    refused: TenantId,
-    attempts: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl SampleStore for RefusingStore {
-    async fn insert_batch(&self, tenant: TenantId, batch: &[Sample]) -> Result<Inserted, StoreError> {
-        if tenant == self.refused {
-            self.attempts.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Rejected { message: "NOT NULL constraint failed".into(), source: None });
-        }
-        self.inner.insert_batch(tenant, batch).await
-    }
-
-    async fn query_raw(&self, tenant: TenantId, q: &RawQuery) -> Result<RawQueryResult, StoreError> {
-        self.inner.query_raw(tenant, q).await
-    }
-
-    async fn metric_names(&self, tenant: TenantId) -> Result<Vec<MetricName>, StoreError> {
-        self.inner.metric_names(tenant).await
-    }
-}
-
 #[tokio::test]
 async fn a_batch_the_store_refuses_for_good_is_not_retried_and_does_not_block_the_others() {
     let queue = Arc::new(MemoryIngestQueue::new(10_000));
     let store = Arc::new(MemoryStore::default());
-    let refusing = Arc::new(RefusingStore {
-        inner: store.clone(),
-        refused: TenantId::new(1),
-        attempts: AtomicUsize::new(0),
+    let refusing = FailingStore::new(store.clone(), |tenant, _| {
+        (tenant == TenantId::new(1))
+            .then(|| StoreError::Rejected { message: "NOT NULL constraint failed".into(), source: None })
     });
     let svc = PersistService::new(
         queue.clone(),
@@ -178,7 +159,7 @@ async fn a_batch_the_store_refuses_for_good_is_not_retried_and_does_not_block_th
 
     svc.run().await;
 
-    assert_eq!(refusing.attempts.load(Ordering::SeqCst), 1, "a refusal is final");
+    assert_eq!(refusing.attempts.load(Ordering::SeqCst), 2, "one write per tenant: a refusal is final");
     assert_eq!(store.query_raw(TenantId::new(2), &everything()).await.unwrap().total, 1);
     assert_eq!(queue.depth(), 0, "the refused batch was acknowledged, not left to block the queue");
 }

@@ -70,12 +70,12 @@ impl AgentsApi {
     /// Every agent of the tenant with when it was first and last heard from.
     #[oai(path = "/agents", method = "get")]
     async fn list(&self, auth: TokenAuth) -> AgentsResponse {
-        let principal = match auth.principal(&self.auth).await {
-            Ok(p) => p,
-            Err(e) => return e.into(),
+        let agents = async {
+            let who = auth.principal(&self.auth).await?;
+            Ok::<_, ApiError>(self.query.agents(who.tenant).await?)
         };
-        match self.query.agents(principal.tenant).await {
-            Ok(list) => AgentsResponse::Ok(Json(AgentsBody {
+        agents.await.map_or_else(ApiError::into, |list| {
+            AgentsResponse::Ok(Json(AgentsBody {
                 agents: list
                     .into_iter()
                     .map(|a| AgentBody {
@@ -86,8 +86,7 @@ impl AgentsApi {
                         samples: a.samples,
                     })
                     .collect(),
-            })),
-            Err(e) => ApiError::from(e).into(),
-        }
+            }))
+        })
     }
 }

@@ -182,17 +182,12 @@ impl MetricsApi {
     /// A `202` means the batch is durably queued; it becomes queryable within milliseconds.
     #[oai(path = "/metrics", method = "post")]
     async fn ingest(&self, auth: TokenAuth, body: IngestPayload) -> IngestResponse {
-        let principal = match auth.principal(&self.auth).await {
-            Ok(p) => p,
-            Err(e) => return e.into(),
+        let accepted = async {
+            let who = auth.principal(&self.auth).await?;
+            let r = self.ingest.ingest(&who, &body.0).await?;
+            Ok(AcceptedBody { request_id: r.request_id, accepted: r.accepted as u64 })
         };
-        match self.ingest.ingest(&principal, &body.0).await {
-            Ok(r) => IngestResponse::Accepted(Json(AcceptedBody {
-                request_id: r.request_id,
-                accepted: r.accepted as u64,
-            })),
-            Err(e) => ApiError::from(e).into(),
-        }
+        accepted.await.map_or_else(ApiError::into, |a| IngestResponse::Accepted(Json(a)))
     }
 
     /// Query raw points
@@ -215,48 +210,43 @@ impl MetricsApi {
         /// Most points to return, 1 to 100,000 (default 10,000).
         limit: Query<Option<u64>>,
     ) -> QueryResponse {
-        let principal = match auth.principal(&self.auth).await {
-            Ok(p) => p,
-            Err(e) => return e.into(),
-        };
-        let params = (|| {
-            Ok::<_, ApiError>(RawQueryParams {
+        let result = async {
+            let who = auth.principal(&self.auth).await?;
+            let params = RawQueryParams {
                 name: name.0,
                 start: parse_time("start", start.0)?,
                 end: parse_time("end", end.0)?,
                 agent_id: agent_id.0,
                 limit: limit.0.map(|l| l.min(usize::MAX as u64) as usize),
-            })
-        })();
-        let params = match params {
-            Ok(p) => p,
+            };
+            Ok::<_, ApiError>(self.query.query_raw(who.tenant, params).await?)
+        };
+        let out = match result.await {
+            Ok(out) => out,
             Err(e) => return e.into(),
         };
-        match self.query.query_raw(principal.tenant, params).await {
-            Ok(out) => QueryResponse::Ok(Json(QueryResponseBody {
-                name: out.metric.to_string(),
-                resolution: "raw".into(),
-                start: out.start.as_millis(),
-                end: out.end.as_millis(),
-                total: out.result.total,
-                truncated: out.result.truncated,
-                series: out
-                    .result
-                    .series
-                    .into_iter()
-                    .map(|s| SeriesBody {
-                        agent_id: s.agent.map(String::from),
-                        tags: s.tags.into(),
-                        points: s
-                            .points
-                            .into_iter()
-                            .map(|(t, value)| PointBody { t: t.as_millis(), value })
-                            .collect(),
-                    })
-                    .collect(),
-            })),
-            Err(e) => ApiError::from(e).into(),
-        }
+        QueryResponse::Ok(Json(QueryResponseBody {
+            name: out.metric.to_string(),
+            resolution: "raw".into(),
+            start: out.start.as_millis(),
+            end: out.end.as_millis(),
+            total: out.result.total,
+            truncated: out.result.truncated,
+            series: out
+                .result
+                .series
+                .into_iter()
+                .map(|s| SeriesBody {
+                    agent_id: s.agent.map(String::from),
+                    tags: s.tags.into(),
+                    points: s
+                        .points
+                        .into_iter()
+                        .map(|(t, value)| PointBody { t: t.as_millis(), value })
+                        .collect(),
+                })
+                .collect(),
+        }))
     }
 
     /// List metric names
@@ -264,15 +254,12 @@ impl MetricsApi {
     /// Every metric name the tenant has stored samples for, sorted.
     #[oai(path = "/metrics/names", method = "get")]
     async fn names(&self, auth: TokenAuth) -> NamesResponse {
-        let principal = match auth.principal(&self.auth).await {
-            Ok(p) => p,
-            Err(e) => return e.into(),
+        let names = async {
+            let who = auth.principal(&self.auth).await?;
+            Ok::<_, ApiError>(self.query.metric_names(who.tenant).await?)
         };
-        match self.query.metric_names(principal.tenant).await {
-            Ok(names) => {
-                NamesResponse::Ok(Json(NamesBody { names: names.into_iter().map(String::from).collect() }))
-            }
-            Err(e) => ApiError::from(e).into(),
-        }
+        names.await.map_or_else(ApiError::into, |names| {
+            NamesResponse::Ok(Json(NamesBody { names: names.into_iter().map(String::from).collect() }))
+        })
     }
 }
