@@ -47,6 +47,7 @@ impl App {
                 .await
                 .with_context(|| format!("opening the database {}", sqlite.url))?,
         );
+        tracing::info!(url = %sqlite.url, "Database ready.");
         let clock: ClockRef = Arc::new(SystemClock);
         let queue = Arc::new(MemoryIngestQueue::new(args.queue_capacity));
         let live = Arc::new(MemoryLiveBus::new(LIVE_BUFFER));

@@ -1,10 +1,22 @@
 //! The `microdash` binary: parse the command line, start logging, run the chosen command.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = microdash::cli::Cli::parse();
-    microdash::telemetry::init(cli.log_format, &cli.log)?;
-    microdash::run(cli).await
+    let result = match microdash::telemetry::init(cli.log_format, &cli.log) {
+        Ok(()) => microdash::run(cli).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole cause chain on one line; never a backtrace for a user error.
+            eprintln!("microdash: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

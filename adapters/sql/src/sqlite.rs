@@ -25,7 +25,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use self::series::SeriesCache;
+use crate::series_cache::SeriesCache;
 
 /// The schema, embedded at compile time from `migrations/sqlite/`.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -145,7 +145,7 @@ impl SqliteStore {
                 .await
                 .map_err(|e| StoreError::unavailable(format!("opening SQLite database '{}'", opts.url), e))?
         };
-        tracing::info!(url = %opts.url, read_connections = opts.read_connections.max(1), in_memory, "SQLite store opened.");
+        tracing::debug!(url = %opts.url, read_connections = opts.read_connections.max(1), in_memory, "SQLite store opened.");
         Ok(SqliteStore { write, read, series: Arc::new(SeriesCache::default()) })
     }
 
