@@ -5,15 +5,16 @@
 //! Values are always bound, never formatted into SQL; the only SQL built at run time is lists
 //! of `?` placeholders.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
-use microdash_domain::{AgentId, MetricName, Sample, TenantId, Timestamp};
-use microdash_usecases::ports::{Inserted, RawQuery, RawQueryResult, RawSeries, SampleStore, StoreError};
+use microdash_domain::{AgentId, MetricName, Sample, TenantId};
+use microdash_usecases::ports::{Inserted, RawQuery, RawQueryResult, SampleStore, StoreError};
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use super::{SqliteStore, series, to_i64};
 use crate::error::{SqlxResultExt, corrupt};
+use crate::stored::{group_points, repeated_sql};
 
 /// Rows per multi-row `INSERT`. Constant so that only two statement texts exist per table (a
 /// full chunk and the batch's remainder) and the prepared-statement cache keeps hitting; 500
@@ -197,65 +198,10 @@ async fn insert_samples(
     Ok(())
 }
 
-/// `head`, then `item` `n` times separated by commas, then `tail`.
-fn repeated_sql(head: &str, item: &str, n: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + n * (item.len() + 1) + tail.len());
-    sql.push_str(head);
-    for i in 0..n {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(item);
-    }
-    sql.push_str(tail);
-    sql
-}
-
-/// Groups a page of points by series: only series with points, ordered by agent (none first)
-/// then tags, each series' points in time order (the page is sorted by time).
-fn group_points(
-    series_rows: Vec<(i64, String, String)>,
-    points: Vec<(i64, i64, f64)>,
-) -> Result<Vec<RawSeries>, StoreError> {
-    let mut position: HashMap<i64, usize> = HashMap::with_capacity(series_rows.len());
-    let mut names = Vec::with_capacity(series_rows.len());
-    for (id, agent, tags) in series_rows {
-        position.insert(id, names.len());
-        names.push((series::decode_agent(agent)?, series::decode_tags(&tags)?));
-    }
-    let mut grouped: Vec<Vec<(Timestamp, f64)>> = vec![Vec::new(); names.len()];
-    for (series_id, ts, value) in points {
-        let Some(&at) = position.get(&series_id) else {
-            return Err(StoreError::Unavailable {
-                message: format!("series {series_id} vanished during a query"),
-                source: None,
-            });
-        };
-        grouped[at].push((Timestamp::from_millis(ts), value));
-    }
-    let mut series: Vec<RawSeries> = names
-        .into_iter()
-        .zip(grouped)
-        .filter(|(_, points)| !points.is_empty())
-        .map(|((agent, tags), points)| RawSeries { agent, tags, points })
-        .collect();
-    series.sort_by(|a, b| (&a.agent, &a.tags).cmp(&(&b.agent, &b.tags)));
-    Ok(series)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sqlite::SqliteOptions;
-
-    #[test]
-    fn repeated_sql_separates_the_items_with_commas() {
-        assert_eq!(
-            repeated_sql("INSERT INTO t VALUES ", "(?,?)", 2, ";"),
-            "INSERT INTO t VALUES (?,?),(?,?);"
-        );
-        assert_eq!(repeated_sql("x IN (", "?", 1, ")"), "x IN (?)");
-    }
 
     /// The raw query must walk the tenant's series through the unique index and read each
     /// series' time range from the samples key; a full scan of `samples` would make every

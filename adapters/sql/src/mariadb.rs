@@ -1,0 +1,143 @@
+//! The MariaDB store: every storage port on one MariaDB (10.11+) database, for deployments with
+//! several API and worker processes. The port implementations live in `mariadb/*.rs`, one file
+//! per port; this module opens the pool and applies the migrations.
+//!
+//! Every connection runs at READ COMMITTED: an ingest transaction must see series and dedupe
+//! ids another writer committed after it started, and gap locks (REPEATABLE READ) would only
+//! add deadlocks between concurrent batches. Not for creating the database itself: the URL must
+//! name an existing database the user may create tables in.
+
+mod agents;
+mod health;
+mod samples;
+mod series;
+mod tenants;
+mod tokens;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use microdash_usecases::ports::StoreError;
+use sqlx::Executor;
+use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+
+use crate::series_cache::SeriesCache;
+
+/// The schema, embedded at compile time from `migrations/mysql/`.
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/mysql");
+
+/// How long a caller waits for a free connection before the call fails as unavailable: long
+/// enough to ride out a burst of batches, short enough that a stuck server surfaces.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to reach the MariaDB database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MariaDbOptions {
+    /// Database URL, `mysql://user:password@host:port/database`. The database must exist.
+    pub url: String,
+    /// Most connections in the pool (at least 1), i.e. how many calls run at once; ingest
+    /// transactions and queries share it.
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for MariaDbOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("MariaDbOptions")
+            .field("url", &redacted(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl MariaDbOptions {
+    fn connect_options(&self) -> Result<MySqlConnectOptions, StoreError> {
+        MySqlConnectOptions::from_str(&self.url)
+            .map_err(|e| StoreError::unavailable(format!("invalid MariaDB URL '{}'", redacted(&self.url)), e))
+    }
+}
+
+/// Every storage port of microdash on one MariaDB database. Cheap to clone: clones share the
+/// pool and the series-id cache.
+#[derive(Debug, Clone)]
+pub struct MariaDbStore {
+    /// Connections at READ COMMITTED, shared by writes and reads.
+    pool: MySqlPool,
+    /// Series ids already committed, so ingest rarely touches the `series` table.
+    series: Arc<SeriesCache>,
+}
+
+impl MariaDbStore {
+    /// Connects to the database and applies the pending migrations (a no-op when they were
+    /// applied before, by this or another process).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL is invalid, the server cannot be reached or
+    /// refuses the login, or a migration fails (for instance because the database was written
+    /// by a newer version).
+    pub async fn connect(opts: &MariaDbOptions) -> Result<MariaDbStore, StoreError> {
+        let options = opts.connect_options()?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError::unavailable(format!("connecting to MariaDB at '{}'", redacted(&opts.url)), e)
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| StoreError::unavailable("applying MariaDB migrations", e))?;
+        tracing::debug!(url = %redacted(&opts.url), max_connections = opts.max_connections.max(1), "MariaDB store opened.");
+        Ok(MariaDbStore { pool, series: Arc::new(SeriesCache::default()) })
+    }
+
+    /// Closes every connection, waiting for calls in flight. Calls after this fail with
+    /// [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The URL without its password, for logs and errors.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_info = &url[scheme + 3..at];
+            match user_info.find(':') {
+                Some(colon) => {
+                    format!("{}{}:[redacted]{}", &url[..scheme + 3], &user_info[..colon], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Converts a count or quota to a signed BIGINT, saturating: 2^63 is "unlimited".
+fn to_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_logs_or_debug_output() {
+        assert_eq!(
+            redacted("mysql://md:s3cret@db:3306/microdash"),
+            "mysql://md:[redacted]@db:3306/microdash"
+        );
+        assert_eq!(redacted("mysql://root@127.0.0.1:3306/x"), "mysql://root@127.0.0.1:3306/x");
+        let opts = MariaDbOptions { url: "mysql://u:pw@h/d".into(), max_connections: 4 };
+        assert!(!format!("{opts:?}").contains("pw"));
+    }
+}

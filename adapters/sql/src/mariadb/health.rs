@@ -1,0 +1,21 @@
+//! [`HealthCheck`] for the MariaDB store: can a pooled connection answer?
+
+use async_trait::async_trait;
+use microdash_usecases::ports::HealthCheck;
+
+use super::MariaDbStore;
+
+#[async_trait]
+impl HealthCheck for MariaDbStore {
+    fn component(&self) -> &'static str {
+        "store"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| format!("MariaDB does not answer: {e}"))
+    }
+}

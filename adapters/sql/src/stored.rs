@@ -1,0 +1,121 @@
+//! Stored forms both SQL stores share, and the pure code around them: how an agent and a tag
+//! set are written into a `series` row and read back, how a page of points is grouped into
+//! series, and the placeholder lists of multi-row statements. No I/O here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use microdash_domain::{AgentId, Tags, Timestamp};
+use microdash_usecases::ports::{RawSeries, StoreError};
+
+use crate::error::corrupt;
+
+/// Stored form of "no agent".
+const NO_AGENT: &str = "";
+
+/// The stored form of a sample's agent: its id, or `''` for none.
+pub(crate) fn encode_agent(agent: Option<&AgentId>) -> &str {
+    agent.map_or(NO_AGENT, AgentId::as_str)
+}
+
+/// Reads a stored agent back.
+pub(crate) fn decode_agent(stored: String) -> Result<Option<AgentId>, StoreError> {
+    if stored == NO_AGENT {
+        return Ok(None);
+    }
+    AgentId::new(stored).map(Some).map_err(|e| corrupt("series agent id", e))
+}
+
+/// The canonical JSON of a tag set: keys sorted (they are, in a `BTreeMap`), `{}` when empty,
+/// so equal tag sets are equal strings and the unique index can tell series apart.
+pub(crate) fn encode_tags(tags: &Tags) -> Result<String, StoreError> {
+    if tags.is_empty() {
+        return Ok("{}".to_owned());
+    }
+    serde_json::to_string(tags.as_map()).map_err(|e| StoreError::unavailable("encoding series tags", e))
+}
+
+/// Reads stored tags back.
+pub(crate) fn decode_tags(stored: &str) -> Result<Tags, StoreError> {
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(stored).map_err(|e| corrupt("series tags", e))?;
+    Tags::new(map).map_err(|e| corrupt("series tags", e))
+}
+
+/// `head`, then `item` `n` times separated by commas, then `tail`.
+pub(crate) fn repeated_sql(head: &str, item: &str, n: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + n * (item.len() + 1) + tail.len());
+    sql.push_str(head);
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(item);
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// Groups a page of points by series: only series with points, ordered by agent (none first)
+/// then tags, each series' points in time order (the page is sorted by time).
+pub(crate) fn group_points(
+    series_rows: Vec<(i64, String, String)>,
+    points: Vec<(i64, i64, f64)>,
+) -> Result<Vec<RawSeries>, StoreError> {
+    let mut position: HashMap<i64, usize> = HashMap::with_capacity(series_rows.len());
+    let mut names = Vec::with_capacity(series_rows.len());
+    for (id, agent, tags) in series_rows {
+        position.insert(id, names.len());
+        names.push((decode_agent(agent)?, decode_tags(&tags)?));
+    }
+    let mut grouped: Vec<Vec<(Timestamp, f64)>> = vec![Vec::new(); names.len()];
+    for (series_id, ts, value) in points {
+        let Some(&at) = position.get(&series_id) else {
+            return Err(StoreError::Unavailable {
+                message: format!("series {series_id} vanished during a query"),
+                source: None,
+            });
+        };
+        grouped[at].push((Timestamp::from_millis(ts), value));
+    }
+    let mut series: Vec<RawSeries> = names
+        .into_iter()
+        .zip(grouped)
+        .filter(|(_, points)| !points.is_empty())
+        .map(|((agent, tags), points)| RawSeries { agent, tags, points })
+        .collect();
+    series.sort_by(|a, b| (&a.agent, &a.tags).cmp(&(&b.agent, &b.tags)));
+    Ok(series)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_through_their_canonical_json() {
+        let map = BTreeMap::from([("mount".to_owned(), "/".to_owned()), ("core".to_owned(), "0".to_owned())]);
+        let tags = Tags::new(map).unwrap();
+        let json = encode_tags(&tags).unwrap();
+        assert_eq!(json, r#"{"core":"0","mount":"/"}"#);
+        assert_eq!(decode_tags(&json).unwrap(), tags);
+        assert_eq!(encode_tags(&Tags::empty()).unwrap(), "{}");
+        assert_eq!(decode_tags("{}").unwrap(), Tags::empty());
+    }
+
+    #[test]
+    fn the_empty_agent_id_means_no_agent() {
+        assert_eq!(encode_agent(None), "");
+        assert_eq!(decode_agent(String::new()).unwrap(), None);
+        let agent = AgentId::new("h1").unwrap();
+        assert_eq!(decode_agent(encode_agent(Some(&agent)).to_owned()).unwrap(), Some(agent));
+    }
+
+    #[test]
+    fn repeated_sql_separates_the_items_with_commas() {
+        assert_eq!(
+            repeated_sql("INSERT INTO t VALUES ", "(?,?)", 2, ";"),
+            "INSERT INTO t VALUES (?,?),(?,?);"
+        );
+        assert_eq!(repeated_sql("x IN (", "?", 1, ")"), "x IN (?)");
+    }
+}
