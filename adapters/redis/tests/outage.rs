@@ -1,0 +1,83 @@
+//! What the adapters do when Redis goes away and comes back (through a proxy that is cut).
+
+#[allow(dead_code)]
+#[path = "support/proxy.rs"]
+mod proxy;
+#[allow(dead_code)]
+#[path = "support/redis.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use microdash_adapter_redis::{RedisIngestQueue, RedisLiveBus, RedisOptions, RedisRateLimiter};
+use microdash_domain::{TenantId, Timestamp};
+use microdash_usecases::ports::{
+    HealthCheck, IngestBatch, IngestQueue, LiveBus, LiveMessage, QueueError, RateLimitError, RateLimiter,
+};
+use proxy::Proxy;
+use support::{TestRedis, eventually};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn batch() -> IngestBatch {
+    IngestBatch {
+        request_id: "r".into(),
+        tenant: TenantId::new(1),
+        received_at: Timestamp::from_millis(0),
+        samples: vec![],
+    }
+}
+
+#[tokio::test]
+async fn enqueue_answers_unavailable_while_redis_is_down_and_recovers_after() {
+    let redis = TestRedis::new();
+    let proxy = Proxy::start(&redis.options.url).await;
+    let options = RedisOptions {
+        url: proxy.url(),
+        response_timeout: Duration::from_millis(300),
+        ..redis.options.clone()
+    };
+    let q = RedisIngestQueue::connect(options.clone()).await.unwrap();
+    let limiter = RedisRateLimiter::connect(options).await.unwrap();
+    q.enqueue(batch()).await.unwrap();
+
+    proxy.cut();
+    let down = tokio::time::timeout(WAIT, q.enqueue(batch())).await.expect("fails fast, never hangs");
+    assert!(matches!(down, Err(QueueError::Unavailable(_))), "never Ok while Redis is down: {down:?}");
+    assert!(q.check().await.is_err(), "the health check sees the outage");
+    let limited = tokio::time::timeout(WAIT, limiter.acquire("k", 1, 10)).await.expect("fails fast");
+    assert!(matches!(limited, Err(RateLimitError::Unavailable(_))), "{limited:?}");
+
+    proxy.restore().await;
+    eventually(WAIT, "enqueue to work again", || async { q.enqueue(batch()).await.ok() }).await;
+    assert_eq!(q.stats().await.unwrap().depth, 2, "the batch refused during the outage was not stored");
+}
+
+#[tokio::test]
+async fn live_viewers_are_told_they_lagged_after_a_reconnection_and_keep_receiving() {
+    let redis = TestRedis::new();
+    let proxy = Proxy::start(&redis.options.url).await;
+    let viewer_node =
+        RedisLiveBus::connect(RedisOptions { url: proxy.url(), ..redis.options.clone() }, 16).await.unwrap();
+    let worker = RedisLiveBus::connect(redis.options.clone(), 16).await.unwrap();
+    let tenant = TenantId::new(5);
+    let mut viewer = viewer_node.subscribe(tenant).await.unwrap();
+
+    proxy.cut();
+    proxy.restore().await;
+    let first = tokio::time::timeout(WAIT, viewer.next()).await.expect("told in time");
+    assert_eq!(first, Some(LiveMessage::Lagged(0)));
+
+    let samples = Arc::new(vec![]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let got = loop {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for delivery after reconnecting");
+        worker.publish(tenant, samples.clone()).await.unwrap();
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), viewer.next()).await {
+            break m;
+        }
+    };
+    assert_eq!(got, LiveMessage::Samples(samples));
+}
