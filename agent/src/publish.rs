@@ -1,0 +1,211 @@
+//! MQTT publishing: one QoS 1 message per batch to `metrics/{tenant}/{agent_id}`, with the
+//! on-disk spool behind it while the broker is unreachable.
+//!
+//! # Layout
+//! - [`BrokerUrl`] and [`Session`]: one connection attempt; the rumqttc event loop runs in its own
+//!   task (it must be polled continuously) and forwards what the outbox needs as [`SessionEvent`]s.
+//!   A failed session is dropped whole and a new one is made after a backoff, so rumqttc never
+//!   re-sends anything by itself: the spool is the only source of retries.
+//! - [`outbox`]: which batch goes to the broker and which to the spool, PUBACK bookkeeping,
+//!   replay pacing.
+//! - [`backoff`]: exponential reconnect delay with jitter.
+//! - [`tls`]: rustls client configuration (CA file or, for tests, no verification).
+
+pub mod backoff;
+pub mod outbox;
+pub mod tls;
+
+use std::time::Duration;
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Outgoing, Packet, Transport,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// Largest MQTT packet in either direction: a batch of a big host (many cores, mounts and
+/// interfaces) is tens of KiB; rumqttc's 10 KiB default would refuse it.
+const MAX_PACKET_BYTES: usize = 1024 * 1024;
+
+/// Keep-alive: short enough to notice a dead broker within a minute.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// Where to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port (default 1883, or 8883 for `mqtts://`).
+    pub port: u16,
+    /// Whether to use TLS.
+    pub tls: bool,
+}
+
+impl BrokerUrl {
+    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (`[v6]:port` for IPv6).
+    ///
+    /// # Errors
+    /// A message naming the problem with the URL.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            Err(format!("--broker '{url}': {why}; expected mqtt://host:port or mqtts://host:port"))
+        };
+        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("mqtt://") {
+            (false, r)
+        } else {
+            return bad("unknown scheme");
+        };
+        let rest = rest.trim_end_matches('/');
+        let default_port = if tls { 8883 } else { 1883 };
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            match v6.split_once(']') {
+                Some((h, "")) => (h, None),
+                Some((h, p)) => (h, p.strip_prefix(':')),
+                None => return bad("unclosed '['"),
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return bad("no host");
+        }
+        let port = match port {
+            Some(p) => match p.parse() {
+                Ok(p) => p,
+                Err(_) => return bad("bad port"),
+            },
+            None => default_port,
+        };
+        Ok(Self { host: host.to_owned(), port, tls })
+    }
+}
+
+/// What the outbox learns from the connection.
+#[derive(Debug)]
+pub enum SessionEvent {
+    /// CONNACK received: publishing may start.
+    Connected,
+    /// A publish with this packet id was written to the network.
+    Sent(u16),
+    /// The broker acknowledged the publish with this packet id.
+    Acked(u16),
+    /// The session ended; a new one is needed.
+    Failed {
+        /// The broker refused the credentials (see [`is_auth_failure`]).
+        auth: bool,
+        /// What happened, for the log.
+        error: String,
+    },
+}
+
+/// One connection attempt and, if it succeeds, the connection.
+#[derive(Debug)]
+pub struct Session {
+    /// Handle to queue publishes.
+    pub client: AsyncClient,
+    /// Events from the event loop task.
+    pub events: mpsc::UnboundedReceiver<SessionEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Session {
+    /// Starts connecting; progress arrives on [`Session::events`].
+    ///
+    /// # Errors
+    /// The TLS configuration could not be built (unreadable CA file).
+    pub fn start(cfg: &Config, url: &BrokerUrl, max_inflight: u16) -> Result<Self, String> {
+        let client_id = format!("microdash-{}-{}", cfg.tenant.as_deref().unwrap_or(""), cfg.agent_id());
+        let mut o = MqttOptions::new(client_id, url.host.clone(), url.port);
+        o.set_keep_alive(KEEP_ALIVE)
+            .set_clean_session(true)
+            .set_inflight(max_inflight)
+            .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+        if let Some(tenant) = &cfg.tenant {
+            let token = cfg.token.as_ref().map(|t| t.expose().to_owned()).unwrap_or_default();
+            o.set_credentials(tenant.clone(), token);
+        }
+        if url.tls {
+            o.set_transport(Transport::tls_with_config(tls::client_config(cfg)?));
+        }
+        let (client, mut eventloop) = AsyncClient::new(o, usize::from(max_inflight) * 2);
+        let (tx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                let ev = match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => SessionEvent::Connected,
+                    Ok(Event::Incoming(Packet::PubAck(ack))) => SessionEvent::Acked(ack.pkid),
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => SessionEvent::Sent(pkid),
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let _ =
+                            tx.send(SessionEvent::Failed { auth: is_auth_failure(&e), error: e.to_string() });
+                        return;
+                    }
+                };
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Self { client, events, task })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether a connection error means the broker refused our credentials (fix the config)
+/// rather than a network problem (wait and retry).
+pub fn is_auth_failure(e: &ConnectionError) -> bool {
+    matches!(
+        e,
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized
+        )
+    )
+}
+
+/// The topic of an agent's batches.
+pub fn topic(tenant: &str, agent_id: &str) -> String {
+    format!("metrics/{tenant}/{agent_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_give_host_port_and_tls() {
+        let u = BrokerUrl::parse("mqtt://127.0.0.1:1884").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.tls), ("127.0.0.1", 1884, false));
+        let u = BrokerUrl::parse("mqtts://broker.example").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.tls), ("broker.example", 8883, true));
+        let u = BrokerUrl::parse("mqtt://[::1]:1999").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 1999));
+    }
+
+    #[test]
+    fn broker_urls_with_other_schemes_or_bad_ports_are_refused() {
+        assert!(BrokerUrl::parse("http://x:1").is_err());
+        assert!(BrokerUrl::parse("mqtt://x:notaport").is_err());
+        assert!(BrokerUrl::parse("mqtt://").is_err());
+    }
+
+    #[test]
+    fn refused_credentials_are_told_apart_from_network_errors() {
+        let auth = ConnectionError::ConnectionRefused(ConnectReturnCode::NotAuthorized);
+        let net = ConnectionError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(is_auth_failure(&auth));
+        assert!(!is_auth_failure(&net));
+    }
+}
