@@ -9,8 +9,8 @@
 //!   `health`).
 //! - [`mariadb`]: [`MariaDbStore`] and its [`MariaDbOptions`], with the same files under
 //!   `mariadb/`.
-//! - `series_cache` and `stored`: what both stores share (the series-id cache, the stored forms
-//!   of agents and tags, grouping points into series).
+//! - `series_cache`, `stored` and `rows`: what both stores share (the series-id cache, the stored
+//!   forms of agents and tags, grouping points into series, rows and their domain conversions).
 //! - `error`: the one place where `sqlx` errors become [`StoreError`] variants.
 //!
 //! The schemas live in `migrations/sqlite/` and `migrations/mysql/` at the workspace root and
@@ -21,6 +21,7 @@
 
 mod error;
 pub mod mariadb;
+mod rows;
 mod series_cache;
 pub mod sqlite;
 mod stored;

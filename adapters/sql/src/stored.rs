@@ -2,9 +2,9 @@
 //! set are written into a `series` row and read back, how a page of points is grouped into
 //! series, and the placeholder lists of multi-row statements. No I/O here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use microdash_domain::{AgentId, Tags, Timestamp};
+use microdash_domain::{AgentId, Sample, Tags, Timestamp};
 use microdash_usecases::ports::{RawSeries, StoreError};
 
 use crate::error::corrupt;
@@ -39,6 +39,24 @@ pub(crate) fn decode_tags(stored: &str) -> Result<Tags, StoreError> {
     let map: BTreeMap<String, String> =
         serde_json::from_str(stored).map_err(|e| corrupt("series tags", e))?;
     Tags::new(map).map_err(|e| corrupt("series tags", e))
+}
+
+/// The samples of a batch that carry a dedupe id, as `(position, id, timestamp ms)`, and the
+/// positions (ascending) of repeats of an id already seen earlier in the same batch, which are
+/// duplicates whatever the store holds: the first occurrence wins.
+pub(crate) fn dedupe_candidates(batch: &[Sample]) -> (Vec<(usize, &str, i64)>, Vec<usize>) {
+    let mut seen_in_batch: HashSet<&str> = HashSet::new();
+    let mut repeats = Vec::new();
+    let mut candidates = Vec::new();
+    for (i, sample) in batch.iter().enumerate() {
+        let Some(id) = &sample.dedupe_id else { continue };
+        if seen_in_batch.insert(id.as_str()) {
+            candidates.push((i, id.as_str(), sample.timestamp.as_millis()));
+        } else {
+            repeats.push(i);
+        }
+    }
+    (candidates, repeats)
 }
 
 /// `head`, then `item` `n` times separated by commas, then `tail`.
@@ -89,7 +107,24 @@ pub(crate) fn group_points(
 
 #[cfg(test)]
 mod tests {
+    use microdash_domain::sample::SeriesKey;
+    use microdash_domain::{DedupeId, MetricName};
+
     use super::*;
+
+    #[test]
+    fn repeats_of_a_dedupe_id_within_a_batch_are_duplicates_and_the_first_wins() {
+        let sample = |id: Option<&str>, ts: i64| Sample {
+            series: SeriesKey { metric: MetricName::new("m").unwrap(), agent: None, tags: Tags::empty() },
+            value: 0.0,
+            timestamp: Timestamp::from_millis(ts),
+            dedupe_id: id.map(|i| DedupeId::new(i).unwrap()),
+        };
+        let batch = [sample(Some("a"), 1), sample(None, 2), sample(Some("b"), 3), sample(Some("a"), 4)];
+        let (candidates, repeats) = dedupe_candidates(&batch);
+        assert_eq!(candidates, vec![(0, "a", 1), (2, "b", 3)]);
+        assert_eq!(repeats, vec![3]);
+    }
 
     #[test]
     fn tags_round_trip_through_their_canonical_json() {

@@ -17,7 +17,7 @@ use sqlx::{AssertSqlSafe, MySqlConnection};
 
 use super::{MariaDbStore, series, to_i64};
 use crate::error::{SqlxResultExt, corrupt, is_deadlock};
-use crate::stored::{group_points, repeated_sql};
+use crate::stored::{dedupe_candidates, group_points, repeated_sql};
 
 /// Rows per multi-row statement: 3,000 placeholders, far below the protocol's 65,535, and the
 /// size the stack spike measured at about 120k rows/s. Constant so that only two statement
@@ -141,17 +141,7 @@ async fn claim_dedupe_ids(
     tenant: TenantId,
     batch: &[Sample],
 ) -> Result<Vec<usize>, StoreError> {
-    let mut seen_in_batch: HashSet<&str> = HashSet::new();
-    let mut duplicates = Vec::new();
-    let mut candidates: Vec<(usize, &str, i64)> = Vec::new();
-    for (i, sample) in batch.iter().enumerate() {
-        let Some(id) = &sample.dedupe_id else { continue };
-        if seen_in_batch.insert(id.as_str()) {
-            candidates.push((i, id.as_str(), sample.timestamp.as_millis()));
-        } else {
-            duplicates.push(i);
-        }
-    }
+    let (mut candidates, mut duplicates) = dedupe_candidates(batch);
     if candidates.is_empty() {
         return Ok(duplicates);
     }

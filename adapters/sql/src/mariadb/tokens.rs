@@ -6,71 +6,8 @@ use microdash_domain::{ApiToken, Tenant, TenantId, Timestamp, TokenId};
 use microdash_usecases::ports::{NewToken, StoreError, TokenRepo};
 
 use super::MariaDbStore;
-use super::tenants::TenantRow;
 use crate::error::SqlxResultExt;
-
-/// The columns of [`TokenRow`], as a literal for `concat!`.
-macro_rules! columns {
-    () => {
-        "id, tenant_id, name, display_prefix, created_at, last_used_at, revoked_at"
-    };
-}
-
-/// A `tokens` row as read (never the hash).
-#[derive(Debug, sqlx::FromRow)]
-struct TokenRow {
-    id: i64,
-    tenant_id: i64,
-    name: String,
-    display_prefix: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-impl From<TokenRow> for ApiToken {
-    fn from(row: TokenRow) -> Self {
-        ApiToken {
-            id: TokenId::new(row.id),
-            tenant_id: TenantId::new(row.tenant_id),
-            name: row.name,
-            display_prefix: row.display_prefix,
-            created_at: Timestamp::from_millis(row.created_at),
-            last_used_at: row.last_used_at.map(Timestamp::from_millis),
-            revoked_at: row.revoked_at.map(Timestamp::from_millis),
-        }
-    }
-}
-
-/// A token joined with its tenant, for authentication in one round trip.
-#[derive(Debug, sqlx::FromRow)]
-struct TokenWithTenantRow {
-    #[sqlx(flatten)]
-    token: TokenRow,
-    tenant_slug: String,
-    tenant_name: String,
-    tenant_samples_per_minute: i64,
-    tenant_retention_raw_s: i64,
-    tenant_retention_1m_s: i64,
-    tenant_retention_5m_s: i64,
-    tenant_created_at: i64,
-}
-
-impl TokenWithTenantRow {
-    fn into_parts(self) -> Result<(ApiToken, Tenant), StoreError> {
-        let tenant = TenantRow {
-            id: self.token.tenant_id,
-            slug: self.tenant_slug,
-            name: self.tenant_name,
-            samples_per_minute: self.tenant_samples_per_minute,
-            retention_raw_s: self.tenant_retention_raw_s,
-            retention_1m_s: self.tenant_retention_1m_s,
-            retention_5m_s: self.tenant_retention_5m_s,
-            created_at: self.tenant_created_at,
-        };
-        Ok((self.token.into(), tenant.try_into()?))
-    }
-}
+use crate::rows::{TokenRow, TokenWithTenantRow, token_columns};
 
 #[async_trait]
 impl TokenRepo for MariaDbStore {
@@ -80,7 +17,7 @@ impl TokenRepo for MariaDbStore {
         let row: Option<TokenRow> = sqlx::query_as(concat!(
             "INSERT INTO tokens (tenant_id, name, display_prefix, hash, created_at) \
              SELECT id, ?, ?, ?, ? FROM tenants WHERE id = ? RETURNING ",
-            columns!()
+            token_columns!()
         ))
         .bind(&new.name)
         .bind(&new.display_prefix)
@@ -112,7 +49,7 @@ impl TokenRepo for MariaDbStore {
     async fn list(&self, tenant: TenantId) -> Result<Vec<ApiToken>, StoreError> {
         let rows: Vec<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
-            columns!(),
+            token_columns!(),
             " FROM tokens WHERE tenant_id = ? ORDER BY created_at, id"
         ))
         .bind(tenant.get())
@@ -132,7 +69,7 @@ impl TokenRepo for MariaDbStore {
             .await
             .or_store("revoking a token")?;
         let row: Option<TokenRow> =
-            sqlx::query_as(concat!("SELECT ", columns!(), " FROM tokens WHERE id = ?"))
+            sqlx::query_as(concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = ?"))
                 .bind(id.get())
                 .fetch_optional(&self.pool)
                 .await

@@ -1,35 +1,12 @@
 //! [`AgentRegistry`] on SQLite: one upserted row per (tenant, agent).
 
 use async_trait::async_trait;
-use microdash_domain::{AgentId, TenantId, Timestamp};
+use microdash_domain::TenantId;
 use microdash_usecases::ports::{AgentInfo, AgentRegistry, AgentSeen, StoreError};
 
 use super::{SqliteStore, to_i64};
-use crate::error::{SqlxResultExt, corrupt};
-
-/// An `agents` row as stored.
-#[derive(Debug, sqlx::FromRow)]
-struct AgentRow {
-    agent_id: String,
-    first_seen: i64,
-    last_seen: i64,
-    last_sample_at: i64,
-    samples: i64,
-}
-
-impl TryFrom<AgentRow> for AgentInfo {
-    type Error = StoreError;
-
-    fn try_from(row: AgentRow) -> Result<Self, StoreError> {
-        Ok(AgentInfo {
-            agent: AgentId::new(row.agent_id).map_err(|e| corrupt("agent id", e))?,
-            first_seen: Timestamp::from_millis(row.first_seen),
-            last_seen: Timestamp::from_millis(row.last_seen),
-            last_sample_at: Timestamp::from_millis(row.last_sample_at),
-            samples: u64::try_from(row.samples).unwrap_or_default(),
-        })
-    }
-}
+use crate::error::SqlxResultExt;
+use crate::rows::AgentRow;
 
 #[async_trait]
 impl AgentRegistry for SqliteStore {

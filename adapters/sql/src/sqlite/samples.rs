@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use super::{SqliteStore, series, to_i64};
 use crate::error::{SqlxResultExt, corrupt};
-use crate::stored::{group_points, repeated_sql};
+use crate::stored::{dedupe_candidates, group_points, repeated_sql};
 
 /// Rows per multi-row `INSERT`. Constant so that only two statement texts exist per table (a
 /// full chunk and the batch's remainder) and the prepared-statement cache keeps hitting; 500
@@ -124,17 +124,7 @@ async fn claim_dedupe_ids(
     tenant: TenantId,
     batch: &[Sample],
 ) -> Result<Vec<usize>, StoreError> {
-    let mut seen_in_batch: HashSet<&str> = HashSet::new();
-    let mut duplicates = Vec::new();
-    let mut candidates: Vec<(usize, &str, i64)> = Vec::new();
-    for (i, sample) in batch.iter().enumerate() {
-        let Some(id) = &sample.dedupe_id else { continue };
-        if seen_in_batch.insert(id.as_str()) {
-            candidates.push((i, id.as_str(), sample.timestamp.as_millis()));
-        } else {
-            duplicates.push(i);
-        }
-    }
+    let (candidates, mut duplicates) = dedupe_candidates(batch);
     if candidates.is_empty() {
         return Ok(duplicates);
     }

@@ -1,54 +1,13 @@
 //! [`TenantRepo`] on SQLite.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use microdash_domain::tenant::{DEFAULT_SAMPLES_PER_MINUTE, NewTenant};
 use microdash_domain::{Retention, Tenant, TenantId, TenantSlug, Timestamp};
 use microdash_usecases::ports::{StoreError, TenantRepo};
 
 use super::{SqliteStore, to_i64};
-use crate::error::{SqlxResultExt, corrupt};
-
-/// Every column of `tenants`, as a literal for `concat!`.
-macro_rules! columns {
-    () => {
-        "id, slug, name, samples_per_minute, retention_raw_s, retention_1m_s, retention_5m_s, created_at"
-    };
-}
-
-/// A `tenants` row as stored.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct TenantRow {
-    pub(crate) id: i64,
-    pub(crate) slug: String,
-    pub(crate) name: String,
-    pub(crate) samples_per_minute: i64,
-    pub(crate) retention_raw_s: i64,
-    pub(crate) retention_1m_s: i64,
-    pub(crate) retention_5m_s: i64,
-    pub(crate) created_at: i64,
-}
-
-impl TryFrom<TenantRow> for Tenant {
-    type Error = StoreError;
-
-    fn try_from(row: TenantRow) -> Result<Self, StoreError> {
-        let seconds = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or_default());
-        Ok(Tenant {
-            id: TenantId::new(row.id),
-            slug: TenantSlug::new(row.slug).map_err(|e| corrupt("tenant slug", e))?,
-            name: row.name,
-            samples_per_minute: u64::try_from(row.samples_per_minute).unwrap_or_default(),
-            retention: Retention {
-                raw: seconds(row.retention_raw_s),
-                one_minute: seconds(row.retention_1m_s),
-                five_minutes: seconds(row.retention_5m_s),
-            },
-            created_at: Timestamp::from_millis(row.created_at),
-        })
-    }
-}
+use crate::error::SqlxResultExt;
+use crate::rows::{TenantRow, tenant_columns};
 
 #[async_trait]
 impl TenantRepo for SqliteStore {
@@ -58,7 +17,7 @@ impl TenantRepo for SqliteStore {
         let row: TenantRow = sqlx::query_as(concat!(
             "INSERT INTO tenants (slug, name, samples_per_minute, retention_raw_s, retention_1m_s, \
              retention_5m_s, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING ",
-            columns!()
+            tenant_columns!()
         ))
         .bind(new.slug.as_str())
         .bind(&new.name)
@@ -75,7 +34,7 @@ impl TenantRepo for SqliteStore {
 
     async fn find_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
         let row: Option<TenantRow> =
-            sqlx::query_as(concat!("SELECT ", columns!(), " FROM tenants WHERE slug = ?1"))
+            sqlx::query_as(concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE slug = ?1"))
                 .bind(slug.as_str())
                 .fetch_optional(&self.read)
                 .await
@@ -85,7 +44,7 @@ impl TenantRepo for SqliteStore {
 
     async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
         let rows: Vec<TenantRow> =
-            sqlx::query_as(concat!("SELECT ", columns!(), " FROM tenants ORDER BY slug"))
+            sqlx::query_as(concat!("SELECT ", tenant_columns!(), " FROM tenants ORDER BY slug"))
                 .fetch_all(&self.read)
                 .await
                 .or_store("listing tenants")?;
