@@ -99,11 +99,6 @@ impl IngestService {
         Self { queue, limiter, clock, limits }
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> IngestLimits {
-        self.limits
-    }
-
     /// Ingests a JSON batch (one object or an array) for the caller's tenant.
     ///
     /// # Errors

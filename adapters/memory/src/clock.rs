@@ -32,11 +32,6 @@ impl FakeClock {
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
-
-    /// Sets the clock.
-    pub fn set(&self, to: Timestamp) {
-        self.0.store(to.as_millis(), Ordering::SeqCst);
-    }
 }
 
 impl Clock for FakeClock {
