@@ -9,6 +9,8 @@
 //! - [`query`]: what a tenant can read back.
 //! - [`health`]: readiness of the dependencies.
 //! - [`admin`]: tenants and tokens, for the CLI.
+//! - [`scheduler`]: periodic jobs, run by the one process holding the leader lock.
+//! - [`signing`]: HMAC signatures for links and tickets that must work without a token.
 
 pub mod admin;
 pub mod auth;
@@ -17,6 +19,8 @@ pub mod ingest;
 pub mod persist;
 pub mod ports;
 pub mod query;
+pub mod scheduler;
+pub mod signing;
 
 pub use admin::{AdminError, AdminService};
 pub use auth::{AuthError, AuthService, Principal};
@@ -24,3 +28,5 @@ pub use health::{ComponentStatus, HealthService};
 pub use ingest::{IngestError, IngestLimits, IngestReceipt, IngestService};
 pub use persist::{PersistOptions, PersistService};
 pub use query::{QueryError, QueryService};
+pub use scheduler::{Job, JobError, JobRef, SchedulerOptions, SchedulerService};
+pub use signing::Signer;

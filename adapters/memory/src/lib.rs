@@ -9,18 +9,21 @@
 //! # Layout
 //! - [`clock`]: [`SystemClock`] and [`FakeClock`].
 //! - [`ingest_queue`]: [`MemoryIngestQueue`], bounded by samples, closable for draining.
+//! - [`leader_lock`]: [`MemoryLeaderLock`], a lease among handles of one process.
 //! - [`live_bus`]: [`MemoryLiveBus`], a broadcast channel per tenant.
 //! - [`rate_limiter`]: [`MemoryRateLimiter`], token buckets refilled continuously.
 //! - [`store`]: [`MemoryStore`], every storage port over maps.
 
 pub mod clock;
 pub mod ingest_queue;
+pub mod leader_lock;
 pub mod live_bus;
 pub mod rate_limiter;
 pub mod store;
 
 pub use clock::{FakeClock, SystemClock};
 pub use ingest_queue::MemoryIngestQueue;
+pub use leader_lock::MemoryLeaderLock;
 pub use live_bus::MemoryLiveBus;
 pub use rate_limiter::MemoryRateLimiter;
 pub use store::MemoryStore;

@@ -10,22 +10,27 @@
 //!   as compact JSON); consumer group [`RedisOptions::consumer_group`].
 //! - `{prefix}ingest:dead`: dead letters (fields `id`, `reason`, `b`).
 //! - `{prefix}live:{tenant}`: pub/sub channel of a tenant's stored samples.
+//! - `{prefix}live:{tenant}:seq`: the counter of that channel's message ids (the live event ids).
+//! - `{prefix}scheduler:leader`: the scheduler's leader lock (the leader's name, with a TTL).
 //! - `{prefix}rl:{key}`: a rate-limit bucket (hash `tokens`, `at`), expiring when idle.
 //!
 //! # Layout
 //! - [`options`]: [`RedisOptions`], the key names and [`ConnectError`].
 //! - [`ingest_queue`]: [`RedisIngestQueue`] (`IngestQueue`, `IngestConsumer`, `HealthCheck`).
+//! - [`leader_lock`]: [`RedisLeaderLock`], the scheduler's lease.
 //! - [`live_bus`]: [`RedisLiveBus`], one pub/sub connection per process fanned out in process.
 //! - [`rate_limiter`]: [`RedisRateLimiter`], a token bucket in a Lua script on Redis time.
 //! - `wire`: the compact JSON of batches and samples.
 
 pub mod ingest_queue;
+pub mod leader_lock;
 pub mod live_bus;
 pub mod options;
 pub mod rate_limiter;
 mod wire;
 
 pub use ingest_queue::{DeadLetter, QueueStats, RedisIngestQueue};
+pub use leader_lock::RedisLeaderLock;
 pub use live_bus::RedisLiveBus;
 pub use options::{ConnectError, RedisOptions};
 pub use rate_limiter::RedisRateLimiter;

@@ -83,6 +83,11 @@ impl RedisOptions {
         format!("{}ingest:dead", self.key_prefix)
     }
 
+    /// The scheduler's leader lock.
+    pub fn leader_key(&self) -> String {
+        format!("{}scheduler:leader", self.key_prefix)
+    }
+
     /// The pub/sub channel of one tenant's live samples.
     pub fn live_channel(&self, tenant: microdash_domain::TenantId) -> String {
         format!("{}live:{tenant}", self.key_prefix)

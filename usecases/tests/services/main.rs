@@ -5,3 +5,4 @@ mod auth;
 mod ingest;
 mod persist;
 mod query;
+mod scheduler;
