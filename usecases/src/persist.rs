@@ -7,12 +7,15 @@ mod sightings;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use microdash_domain::{Sample, TenantId, Timestamp};
 use tokio::sync::Notify;
 
-use crate::ports::{AgentRegistryRef, Delivery, IngestConsumerRef, LiveBusRef, SampleStoreRef, StoreError};
+use crate::ports::{
+    AgentRegistryRef, Delivery, IngestConsumerRef, Inserted, LiveBusRef, SampleStoreRef, StoreError,
+};
 use sightings::Sightings;
 
 /// Tuning of the worker loop.
@@ -49,6 +52,9 @@ pub struct PersistService {
     live: LiveBusRef,
     options: PersistOptions,
     sightings: Sightings,
+    /// Samples and batches stored since start, for the log.
+    stored_samples: AtomicU64,
+    stored_batches: AtomicU64,
 }
 
 impl PersistService {
@@ -60,7 +66,16 @@ impl PersistService {
         live: LiveBusRef,
         options: PersistOptions,
     ) -> Self {
-        Self { consumer, store, agents, live, options, sightings: Sightings::default() }
+        Self {
+            consumer,
+            store,
+            agents,
+            live,
+            options,
+            sightings: Sightings::default(),
+            stored_samples: AtomicU64::new(0),
+            stored_batches: AtomicU64::new(0),
+        }
     }
 
     /// Runs until the queue is closed and drained, then writes the last agent sightings.
@@ -83,6 +98,11 @@ impl PersistService {
         };
         tokio::join!(consume, flush);
         self.flush_sightings().await;
+        tracing::info!(
+            samples = self.stored_samples.load(Ordering::Relaxed),
+            batches = self.stored_batches.load(Ordering::Relaxed),
+            "Worker stopped."
+        );
     }
 
     /// Writes the agent sightings gathered since the last flush; on failure they are kept for
@@ -110,75 +130,148 @@ impl PersistService {
                 }
                 Err(error) => {
                     tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "Cannot read the ingest queue; retrying.");
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(jitter(backoff)).await;
                     backoff = (backoff * 2).min(self.options.retry_max);
                 }
             }
         }
     }
 
-    /// Stores one round of deliveries and acknowledges them.
+    /// Stores one round of deliveries and acknowledges them. A delivery the store refuses for
+    /// good is found by storing the round's deliveries one by one, and set aside with
+    /// [`IngestConsumer::reject`](crate::ports::IngestConsumer::reject) so it never blocks the
+    /// others.
     #[tracing::instrument(name = "persist.round", skip_all, fields(batches = deliveries.len()))]
     pub async fn persist(&self, deliveries: Vec<Delivery>) {
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
         // Samples are moved, not cloned: this is the hot path of every accepted sample.
-        let mut by_tenant: BTreeMap<TenantId, (Vec<Sample>, Timestamp)> = BTreeMap::new();
+        let mut by_tenant: BTreeMap<TenantId, TenantRound> = BTreeMap::new();
         for d in deliveries {
-            let entry = by_tenant.entry(d.batch.tenant).or_insert_with(|| (Vec::new(), d.batch.received_at));
-            entry.0.extend(d.batch.samples);
-            entry.1 = entry.1.max(d.batch.received_at);
+            let round = by_tenant.entry(d.batch.tenant).or_insert_with(|| TenantRound {
+                samples: Vec::new(),
+                received_at: d.batch.received_at,
+                parts: Vec::new(),
+            });
+            let at = round.samples.len();
+            round.samples.extend(d.batch.samples);
+            round.parts.push((d.id, at..round.samples.len()));
+            round.received_at = round.received_at.max(d.batch.received_at);
         }
-        for (tenant, (samples, received_at)) in by_tenant {
-            let Some(inserted) = self.insert_with_retry(tenant, &samples).await else {
-                continue;
-            };
-            let stored = without_duplicates(samples, &inserted.duplicates);
-            if stored.is_empty() {
-                continue;
-            }
-            self.sightings.add(tenant, &stored, received_at);
-            if let Err(error) = self.live.publish(tenant, Arc::new(stored)).await {
-                tracing::warn!(error = %error, tenant = %tenant, "Could not publish stored samples to live viewers.");
+        let mut rejected: Vec<(String, String)> = Vec::new();
+        for (tenant, round) in by_tenant {
+            match self.insert_with_retry(tenant, &round.samples, &ids).await {
+                Ok(inserted) => self.stored(tenant, round.samples, &inserted, round.received_at).await,
+                Err(error) if round.parts.len() == 1 => {
+                    rejected.extend(round.parts.into_iter().map(|(id, _)| (id, error.to_string())));
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, tenant = %tenant, batches = round.parts.len(), "The store refused a round; storing its batches one by one to find the bad one.");
+                    for (id, range) in round.parts {
+                        let part = round.samples[range].to_vec();
+                        match self.insert_with_retry(tenant, &part, &ids).await {
+                            Ok(inserted) => self.stored(tenant, part, &inserted, round.received_at).await,
+                            Err(error) => rejected.push((id, error.to_string())),
+                        }
+                    }
+                }
             }
         }
+        self.stored_batches.fetch_add((ids.len() - rejected.len()) as u64, Ordering::Relaxed);
+        let acked: Vec<String> =
+            ids.into_iter().filter(|id| !rejected.iter().any(|(r, _)| r == id)).collect();
+        self.with_retry("acknowledge stored batches", || self.consumer.ack(&acked)).await;
+        for (id, reason) in rejected {
+            let reason = format!("the store refused the batch: {reason}");
+            self.with_retry("set aside a refused batch", || self.consumer.reject(&id, &reason)).await;
+        }
+    }
+
+    /// After a successful insert: remember the agents, publish to live viewers.
+    async fn stored(
+        &self,
+        tenant: TenantId,
+        samples: Vec<Sample>,
+        inserted: &Inserted,
+        received_at: Timestamp,
+    ) {
+        self.stored_samples.fetch_add(inserted.stored as u64, Ordering::Relaxed);
+        let stored = without_duplicates(samples, &inserted.duplicates);
+        if stored.is_empty() {
+            return;
+        }
+        self.sightings.add(tenant, &stored, received_at);
+        if let Err(error) = self.live.publish(tenant, Arc::new(stored)).await {
+            tracing::warn!(error = %error, tenant = %tenant, "Could not publish stored samples to live viewers.");
+        }
+    }
+
+    /// Retries a queue call with backoff until it succeeds: the queue coming back is the
+    /// only way forward, and giving up would replay or lose the round.
+    async fn with_retry<F, Fut>(&self, what: &str, mut call: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::ports::QueueError>>,
+    {
         let mut backoff = self.options.retry_initial;
-        while let Err(error) = self.consumer.ack(&ids).await {
-            tracing::warn!(error = %error, "Cannot acknowledge stored batches; retrying.");
-            tokio::time::sleep(backoff).await;
+        while let Err(error) = call().await {
+            tracing::warn!(error = %error, what, retry_in_ms = backoff.as_millis() as u64, "Ingest queue call failed; retrying.");
+            tokio::time::sleep(jitter(backoff)).await;
             backoff = (backoff * 2).min(self.options.retry_max);
         }
     }
 
-    /// Inserts, retrying an unreachable store for as long as it takes. `None` when the store
-    /// refuses the batch for good (which a retry cannot fix): logged at ERROR, since those
-    /// samples are lost (the production queue dead-letters them instead).
+    /// Inserts, retrying an unreachable store for as long as it takes (with exponential
+    /// backoff and jitter, keeping the round's deliveries claimed meanwhile). Returns the
+    /// error when the store refuses the batch for good, which a retry cannot fix.
     async fn insert_with_retry(
         &self,
         tenant: TenantId,
         samples: &[Sample],
-    ) -> Option<crate::ports::Inserted> {
+        round: &[String],
+    ) -> Result<Inserted, StoreError> {
         let mut backoff = self.options.retry_initial;
         let mut attempt = 1u32;
         loop {
             match self.store.insert_batch(tenant, samples).await {
-                Ok(inserted) => return Some(inserted),
+                Ok(inserted) => {
+                    if attempt > 1 {
+                        tracing::info!(tenant = %tenant, samples = samples.len(), attempt, "Store reachable again; samples stored.");
+                    }
+                    return Ok(inserted);
+                }
                 Err(error @ StoreError::Unavailable { .. }) => {
                     tracing::warn!(
                         error = %error, tenant = %tenant, samples = samples.len(), attempt,
                         retry_in_ms = backoff.as_millis() as u64,
                         "Cannot store samples; retrying, nothing is dropped."
                     );
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(jitter(backoff)).await;
+                    if let Err(error) = self.consumer.extend(round).await {
+                        tracing::debug!(error = %error, "Could not extend the claim on the round's batches.");
+                    }
                     backoff = (backoff * 2).min(self.options.retry_max);
                     attempt += 1;
                 }
                 Err(error) => {
-                    tracing::error!(error = %error, tenant = %tenant, samples = samples.len(), "The store refused a batch; its samples are lost.");
-                    return None;
+                    tracing::error!(error = %error, tenant = %tenant, samples = samples.len(), "The store refused a batch.");
+                    return Err(error);
                 }
             }
         }
     }
+}
+
+/// One tenant's share of a round: its samples, and which delivery each range came from.
+struct TenantRound {
+    samples: Vec<Sample>,
+    received_at: Timestamp,
+    parts: Vec<(String, std::ops::Range<usize>)>,
+}
+
+/// `d` scaled by a random factor in [0.5, 1.0], so workers that failed together do not all
+/// come back in the same instant.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(rand::random_range(0.5..=1.0))
 }
 
 /// The samples minus those at the (ascending) `duplicates` positions.

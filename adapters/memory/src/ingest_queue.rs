@@ -162,6 +162,23 @@ impl IngestConsumer for MemoryIngestQueue {
         self.space.notify_waiters();
         Ok(())
     }
+
+    async fn reject(&self, id: &str, reason: &str) -> Result<(), QueueError> {
+        // No dead-letter stream in one process: say loudly what is lost, then free its room.
+        let samples = id.parse::<u64>().ok().and_then(|n| self.lock().in_flight.get(&n).copied());
+        tracing::error!(
+            entry = id,
+            samples,
+            reason,
+            "The store refused an ingest batch for good; its samples are dropped."
+        );
+        self.ack(&[id.to_string()]).await
+    }
+
+    async fn extend(&self, _ids: &[String]) -> Result<(), QueueError> {
+        // Nothing here hands a delivery to another consumer, so there is no lease to extend.
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -226,7 +226,7 @@ async fn closing_refuses_new_batches_and_ends_the_consumer() {
 async fn the_health_check_pings_redis() {
     let redis = TestRedis::new();
     let q = queue(redis.options.clone()).await;
-    assert_eq!(q.component(), "queue");
+    assert_eq!(q.component(), "redis");
     q.check().await.unwrap();
 }
 
@@ -234,4 +234,45 @@ async fn the_health_check_pings_redis() {
 async fn connecting_to_an_unreachable_redis_fails() {
     let options = RedisOptions { url: "redis://127.0.0.1:1".into(), ..TestRedis::new().options.clone() };
     assert!(RedisIngestQueue::connect(options).await.is_err());
+}
+
+#[tokio::test]
+async fn a_rejected_delivery_goes_to_the_dead_letters_at_once_with_its_reason() {
+    let redis = TestRedis::new();
+    let q = queue(redis.options.clone()).await;
+    q.enqueue(batch("bad", 2)).await.unwrap();
+    q.enqueue(batch("good", 1)).await.unwrap();
+    let got = next_ids(&q, 1).await;
+    assert_eq!(got[0].1, "bad");
+    q.reject(&got[0].0, "the store refused the batch: value out of range").await.unwrap();
+
+    let letters = q.dead_letters(10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].original_id, got[0].0);
+    assert!(letters[0].reason.contains("value out of range"));
+    assert_eq!(letters[0].batch.as_ref().map(|b| b.samples.len()), Some(2), "the whole batch is kept");
+    assert_eq!(next_ids(&q, 10).await[0].1, "good", "the rest goes on");
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.depth, stats.dead_letters), (1, 1), "the rejected entry left the stream");
+}
+
+#[tokio::test]
+async fn a_worker_that_extends_its_claim_keeps_its_batches_while_it_retries() {
+    let redis = TestRedis::new();
+    let slow = queue(redis.consumer("slow")).await;
+    let other = queue(redis.consumer("other")).await;
+    slow.enqueue(batch("r0", 1)).await.unwrap();
+    let held = next_ids(&slow, 10).await;
+    let ids: Vec<String> = held.iter().map(|(id, _)| id.clone()).collect();
+
+    // Well past claim_idle (200 ms), but extended every 100 ms: nobody else gets it.
+    let watcher =
+        tokio::spawn(async move { tokio::time::timeout(Duration::from_millis(800), other.next(10)).await });
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        slow.extend(&ids).await.unwrap();
+    }
+    assert!(watcher.await.unwrap().is_err(), "the other worker got nothing while the claim was extended");
+    slow.ack(&ids).await.unwrap();
+    assert_eq!(slow.stats().await.unwrap().depth, 0);
 }

@@ -11,8 +11,9 @@ use sqlx::mysql::MySqlDatabaseError;
 
 /// MariaDB error numbers for values a column refuses for good: `ER_WARN_DATA_OUT_OF_RANGE`
 /// (1264), `WARN_DATA_TRUNCATED` (1265), `ER_TRUNCATED_WRONG_VALUE_FOR_FIELD` (1366) and
-/// `ER_DATA_TOO_LONG` (1406), errors rather than warnings in strict mode.
-const MARIADB_VALUE_ERRORS: [u16; 4] = [1264, 1265, 1366, 1406];
+/// `ER_DATA_TOO_LONG` (1406), errors rather than warnings in strict mode; and
+/// `ER_SIGNAL_EXCEPTION` (1644), a trigger or procedure of the operator's refusing the row.
+const MARIADB_VALUE_ERRORS: [u16; 5] = [1264, 1265, 1366, 1406, 1644];
 
 /// MariaDB's `ER_LOCK_DEADLOCK`: InnoDB rolled the whole transaction back to break a cycle.
 const MARIADB_DEADLOCK: u16 = 1213;

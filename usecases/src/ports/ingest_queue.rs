@@ -73,6 +73,21 @@ pub trait IngestConsumer: Send + Sync {
     /// # Errors
     /// [`QueueError::Unavailable`] when the backend cannot be reached.
     async fn ack(&self, ids: &[String]) -> Result<(), QueueError>;
+
+    /// Sets aside a delivery the store refused for good, so it stops blocking the others:
+    /// the Redis queue moves it to its dead-letter stream for the operator to inspect and
+    /// replay; the in-process queue logs it (its samples are lost).
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when the backend cannot be reached; callers retry.
+    async fn reject(&self, id: &str, reason: &str) -> Result<(), QueueError>;
+
+    /// Tells the queue that these deliveries are still being worked on (a store outage can
+    /// keep a worker retrying for minutes), so they are not handed to another worker.
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when the backend cannot be reached.
+    async fn extend(&self, ids: &[String]) -> Result<(), QueueError>;
 }
 
 /// Shared [`IngestQueue`].

@@ -11,8 +11,8 @@ use std::time::Duration;
 use microdash_domain::{AgentId, Sample, TenantId, Timestamp};
 use microdash_usecases::ports::StoreError;
 use microdash_usecases::ports::{
-    AgentRegistry, IngestBatch, IngestQueue, Inserted, LiveBus, LiveMessage, RawQuery, RawQueryResult,
-    SampleStore,
+    AgentRegistry, Delivery, IngestBatch, IngestConsumer, IngestQueue, Inserted, LiveBus, LiveMessage,
+    QueueError, RawQuery, RawQueryResult, SampleStore,
 };
 use microdash_usecases::{PersistOptions, PersistService};
 
@@ -162,4 +162,76 @@ async fn a_batch_the_store_refuses_for_good_is_not_retried_and_does_not_block_th
     assert_eq!(refusing.attempts.load(Ordering::SeqCst), 2, "one write per tenant: a refusal is final");
     assert_eq!(store.query_raw(TenantId::new(2), &everything()).await.unwrap().total, 1);
     assert_eq!(queue.depth(), 0, "the refused batch was acknowledged, not left to block the queue");
+}
+
+/// Refuses any batch holding a sample of agent `poison`, like a database refusing one bad row.
+struct PoisonStore(Arc<MemoryStore>);
+
+#[async_trait::async_trait]
+impl SampleStore for PoisonStore {
+    async fn insert_batch(&self, tenant: TenantId, batch: &[Sample]) -> Result<Inserted, StoreError> {
+        if batch.iter().any(|s| s.series.agent.as_ref().is_some_and(|a| a.as_str() == "poison")) {
+            return Err(StoreError::Rejected { message: "value out of range".into(), source: None });
+        }
+        self.0.insert_batch(tenant, batch).await
+    }
+    async fn query_raw(&self, tenant: TenantId, q: &RawQuery) -> Result<RawQueryResult, StoreError> {
+        self.0.query_raw(tenant, q).await
+    }
+    async fn metric_names(&self, tenant: TenantId) -> Result<Vec<MetricName>, StoreError> {
+        self.0.metric_names(tenant).await
+    }
+}
+
+/// The memory queue, recording which deliveries were rejected.
+struct Recording {
+    queue: Arc<MemoryIngestQueue>,
+    rejected: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl IngestConsumer for Recording {
+    async fn next(&self, max: usize) -> Result<Option<Vec<Delivery>>, QueueError> {
+        self.queue.next(max).await
+    }
+    async fn ack(&self, ids: &[String]) -> Result<(), QueueError> {
+        self.queue.ack(ids).await
+    }
+    async fn reject(&self, id: &str, reason: &str) -> Result<(), QueueError> {
+        self.rejected.lock().unwrap().push((id.to_string(), reason.to_string()));
+        self.queue.reject(id, reason).await
+    }
+    async fn extend(&self, ids: &[String]) -> Result<(), QueueError> {
+        self.queue.extend(ids).await
+    }
+}
+
+#[tokio::test]
+async fn a_poison_batch_in_a_round_is_set_aside_alone_and_the_rest_of_its_tenant_is_stored() {
+    let queue = Arc::new(MemoryIngestQueue::new(10_000));
+    let store = Arc::new(MemoryStore::default());
+    let consumer = Arc::new(Recording { queue: queue.clone(), rejected: Default::default() });
+    let svc = PersistService::new(
+        consumer.clone(),
+        Arc::new(PoisonStore(store.clone())),
+        store.clone(),
+        Arc::new(MemoryLiveBus::new(4)),
+        options(),
+    );
+    queue.enqueue(batch(1, vec![sample("h1", 0, None)])).await.unwrap();
+    queue.enqueue(batch(1, vec![sample("poison", 0, None)])).await.unwrap();
+    queue.enqueue(batch(1, vec![sample("h2", 0, None)])).await.unwrap();
+    queue.close();
+
+    svc.run().await;
+
+    let stored = store.query_raw(TenantId::new(1), &everything()).await.unwrap();
+    let agents: Vec<_> =
+        stored.series.iter().map(|s| s.agent.as_ref().unwrap().as_str().to_string()).collect();
+    assert_eq!(agents, ["h1", "h2"], "both good batches of the round are stored");
+    let rejected = consumer.rejected.lock().unwrap().clone();
+    assert_eq!(rejected.len(), 1, "only the poison batch is set aside: {rejected:?}");
+    assert_eq!(rejected[0].0, "1", "the second delivery");
+    assert!(rejected[0].1.contains("value out of range"), "the reason says why: {}", rejected[0].1);
+    assert_eq!(queue.depth(), 0);
 }

@@ -255,4 +255,32 @@ impl IngestConsumer for RedisIngestQueue {
             .await
             .map_err(unavailable)
     }
+
+    async fn reject(&self, id: &str, reason: &str) -> Result<(), QueueError> {
+        // The consumer keeps decoded batches only; the raw entry is still in the stream.
+        let entries: redis::streams::StreamRangeReply =
+            self.con().xrange(&self.stream, id, id).await.map_err(unavailable)?;
+        let Some(entry) = entries.ids.into_iter().next() else {
+            return Ok(()); // already acknowledged or dead-lettered by another worker
+        };
+        self.dead_letter(id, &payload(entry), reason).await
+    }
+
+    async fn extend(&self, ids: &[String]) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // XCLAIM to ourselves with JUSTID resets the idle time without counting a delivery.
+        redis::cmd("XCLAIM")
+            .arg(&self.stream)
+            .arg(&self.options.consumer_group)
+            .arg(&self.options.consumer_name)
+            .arg(0)
+            .arg(ids)
+            .arg("JUSTID")
+            .query_async::<redis::Value>(&mut self.con())
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
 }
