@@ -3,15 +3,14 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use microdash_adapter_memory::SystemClock;
-use microdash_adapter_sql::SqliteStore;
 use microdash_domain::{ApiToken, Tenant, Timestamp, TokenId};
 use microdash_usecases::AdminService;
 use serde_json::{Value, json};
 
 use crate::cli::{AdminArgs, TenantCommand, TokenCommand};
 use crate::config::StoreArgs;
+use crate::storage::Storage;
 
 /// An admin service over the configured database, for tools and tests that run beside a server.
 ///
@@ -21,12 +20,9 @@ pub async fn open_admin(store: &StoreArgs) -> anyhow::Result<AdminService> {
     Ok(open(store).await?.0)
 }
 
-async fn open(store: &StoreArgs) -> anyhow::Result<(AdminService, Arc<SqliteStore>)> {
-    let opts = store.sqlite()?;
-    let store = Arc::new(
-        SqliteStore::connect(&opts).await.with_context(|| format!("opening the database {}", opts.url))?,
-    );
-    Ok((AdminService::new(store.clone(), store.clone(), Arc::new(SystemClock)), store))
+async fn open(store: &StoreArgs) -> anyhow::Result<(AdminService, Storage)> {
+    let storage = Storage::open(store).await?;
+    Ok((AdminService::new(storage.tenants.clone(), storage.tokens.clone(), Arc::new(SystemClock)), storage))
 }
 
 /// Runs a tenant command.

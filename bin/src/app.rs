@@ -1,4 +1,8 @@
 //! The composition root: every adapter and service is built here, and nowhere else.
+//!
+//! Adapters are chosen from the URLs: SQLite or MariaDB from `--database-url`; with
+//! `--redis-url`, the queue, live bus, rate limiter and leader lock live in Redis, otherwise in
+//! process. A process runs some [`Roles`]: `serve` all of them, `api`/`worker`/`scheduler` one.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -6,92 +10,259 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use microdash_adapter_http::{ApiServices, routes};
-use microdash_adapter_memory::{MemoryIngestQueue, MemoryLiveBus, MemoryRateLimiter, SystemClock};
-use microdash_adapter_sql::SqliteStore;
-use microdash_usecases::ports::{ClockRef, HealthCheckRef};
+use microdash_adapter_http::{ApiServices, probe_routes, routes};
+use microdash_adapter_memory::{
+    MemoryIngestQueue, MemoryLeaderLock, MemoryLiveBus, MemoryRateLimiter, SystemClock,
+};
+use microdash_adapter_redis::{
+    RedisIngestQueue, RedisLeaderLock, RedisLiveBus, RedisOptions, RedisRateLimiter,
+};
+use microdash_usecases::ports::{
+    ClockRef, HealthCheckRef, IngestConsumerRef, IngestQueueRef, LeaderLockRef, LiveBusRef, RateLimiterRef,
+};
 use microdash_usecases::{
-    AdminService, AuthService, HealthService, IngestService, PersistOptions, PersistService, QueryService,
+    AdminService, AuthService, HealthService, IngestService, JobRef, PersistOptions, PersistService,
+    QueryService, SchedulerOptions, SchedulerService,
 };
 use poem::endpoint::BoxEndpoint;
 use poem::listener::TcpAcceptor;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use crate::config::ServeArgs;
+use crate::config::{ServeArgs, process_name};
+use crate::storage::Storage;
 
 /// Messages a live subscriber may fall behind before it is told to reload.
 const LIVE_BUFFER: usize = 1024;
 
-/// A built application, bound to its port, not yet running.
-pub struct App {
+/// The roles one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The HTTP API: ingest (into the queue), queries, live streams.
+    pub api: bool,
+    /// The ingest worker: from the queue into the database and the live bus.
+    pub worker: bool,
+    /// Periodic jobs, on the one process holding the leader lock.
+    pub scheduler: bool,
+}
+
+impl Roles {
+    /// Everything in one process (`microdash serve`).
+    pub const ALL: Self = Self { api: true, worker: true, scheduler: true };
+    /// `microdash api`.
+    pub const API: Self = Self { api: true, worker: false, scheduler: false };
+    /// `microdash worker`.
+    pub const WORKER: Self = Self { api: false, worker: true, scheduler: false };
+    /// `microdash scheduler`.
+    pub const SCHEDULER: Self = Self { api: false, worker: false, scheduler: true };
+
+    fn names(self) -> String {
+        let mut names = Vec::new();
+        for (on, name) in [(self.api, "api"), (self.worker, "worker"), (self.scheduler, "scheduler")] {
+            if on {
+                names.push(name);
+            }
+        }
+        names.join("+")
+    }
+}
+
+/// The ingest queue in use; both halves come from the same object.
+enum Queue {
+    Memory(Arc<MemoryIngestQueue>),
+    Redis(Arc<RedisIngestQueue>),
+}
+
+impl Queue {
+    fn producer(&self) -> IngestQueueRef {
+        match self {
+            Self::Memory(q) => q.clone(),
+            Self::Redis(q) => q.clone(),
+        }
+    }
+
+    fn consumer(&self) -> IngestConsumerRef {
+        match self {
+            Self::Memory(q) => q.clone(),
+            Self::Redis(q) => q.clone(),
+        }
+    }
+
+    fn health(&self) -> HealthCheckRef {
+        match self {
+            Self::Memory(q) => q.clone(),
+            Self::Redis(q) => q.clone(),
+        }
+    }
+
+    /// Stops taking batches; the worker drains what it holds (in process: everything queued).
+    fn close(&self) {
+        match self {
+            Self::Memory(q) => {
+                tracing::info!(queued_samples = q.depth(), "Draining the in-process ingest queue.");
+                q.close();
+            }
+            Self::Redis(q) => q.close(),
+        }
+    }
+}
+
+/// The shared infrastructure: in process, or in Redis.
+struct Shared {
+    queue: Queue,
+    live: LiveBusRef,
+    limiter: RateLimiterRef,
+    lock: LeaderLockRef,
+}
+
+impl Shared {
+    async fn connect(
+        redis: Option<RedisOptions>,
+        args: &ServeArgs,
+        clock: &ClockRef,
+    ) -> anyhow::Result<Self> {
+        let Some(options) = redis else {
+            return Ok(Self {
+                queue: Queue::Memory(Arc::new(MemoryIngestQueue::new(args.queue_capacity))),
+                live: Arc::new(MemoryLiveBus::new(LIVE_BUFFER)),
+                limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
+                lock: Arc::new(MemoryLeaderLock::new()),
+            });
+        };
+        let shown = format!("{options:?}");
+        let context = || format!("connecting to Redis ({shown}); is it running?");
+        let queue = RedisIngestQueue::connect(options.clone()).await.with_context(context)?;
+        let live = RedisLiveBus::connect(options.clone(), LIVE_BUFFER).await.with_context(context)?;
+        let limiter = RedisRateLimiter::connect(options.clone()).await.with_context(context)?;
+        let lock =
+            RedisLeaderLock::connect(&options, options.consumer_name.clone()).await.with_context(context)?;
+        tracing::info!(options = %shown, "Redis ready: ingest queue, live bus, rate limits and scheduler lock.");
+        Ok(Self {
+            queue: Queue::Redis(Arc::new(queue)),
+            live: Arc::new(live),
+            limiter: Arc::new(limiter),
+            lock: Arc::new(lock),
+        })
+    }
+}
+
+/// An HTTP listener and what it serves.
+struct Http {
     listener: TcpListener,
     addr: SocketAddr,
     routes: BoxEndpoint<'static>,
-    queue: Arc<MemoryIngestQueue>,
-    persist: Arc<PersistService>,
-    store: Arc<SqliteStore>,
+}
+
+impl Http {
+    async fn bind(addr: SocketAddr, routes: BoxEndpoint<'static>, flag: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (is another program using it? choose another with {flag})")
+        })?;
+        Ok(Self { addr: listener.local_addr()?, listener, routes })
+    }
+}
+
+/// A built application, bound to its port, not yet running.
+pub struct App {
+    roles: Roles,
+    http: Option<Http>,
+    queue: Queue,
+    persist: Option<Arc<PersistService>>,
+    scheduler: Option<Arc<SchedulerService>>,
+    storage: Storage,
     admin: AdminService,
     shutdown_grace: Duration,
 }
 
 impl App {
-    /// Opens the store (migrating it), builds every service and binds the HTTP port.
+    /// Every role in one process, as `microdash serve` runs.
     ///
     /// # Errors
-    /// When the database cannot be opened or the port cannot be bound, saying which.
+    /// See [`App::build_roles`].
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        args.validate()?;
-        let sqlite = args.store.sqlite()?;
-        let store = Arc::new(
-            SqliteStore::connect(&sqlite)
-                .await
-                .with_context(|| format!("opening the database {}", sqlite.url))?,
-        );
-        tracing::info!(url = %sqlite.url, "Database ready.");
-        let clock: ClockRef = Arc::new(SystemClock);
-        let queue = Arc::new(MemoryIngestQueue::new(args.queue_capacity));
-        let live = Arc::new(MemoryLiveBus::new(LIVE_BUFFER));
-        let limiter = Arc::new(MemoryRateLimiter::new(clock.clone()));
+        Self::build_roles(args, Roles::ALL).await
+    }
 
-        let services = ApiServices {
-            auth: Arc::new(AuthService::new(store.clone(), clock.clone())),
-            ingest: Arc::new(IngestService::new(queue.clone(), limiter, clock.clone(), args.limits())),
-            query: Arc::new(QueryService::new(store.clone(), store.clone(), clock.clone())),
-            health: Arc::new(HealthService::new(vec![
-                store.clone() as HealthCheckRef,
-                queue.clone() as HealthCheckRef,
-            ])),
+    /// Opens the database (migrating it), connects Redis when configured, builds the services
+    /// of `roles` and binds the HTTP port.
+    ///
+    /// # Errors
+    /// When the options do not fit together, or a dependency cannot be reached, or the port
+    /// cannot be bound, saying which and what to do.
+    pub async fn build_roles(args: &ServeArgs, roles: Roles) -> anyhow::Result<Self> {
+        args.validate()?;
+        if roles != Roles::ALL && args.redis.redis_url.is_none() {
+            anyhow::bail!(
+                "the {} role runs apart from the others, so they need a queue they share: give \
+                 --redis-url (or run `microdash serve` for everything in one process)",
+                roles.names()
+            );
+        }
+        let redis = args.redis.options(&process_name())?;
+        let storage = Storage::open(&args.store).await?;
+        if roles != Roles::ALL && storage.is_embedded() {
+            tracing::warn!(
+                "The {} role is on SQLite, which only one process may write: use MariaDB \
+                 (--database-url mysql://...) to run the roles apart.",
+                roles.names()
+            );
+        }
+        let clock: ClockRef = Arc::new(SystemClock);
+        let shared = Shared::connect(redis, args, &clock).await?;
+        let health = Arc::new(HealthService::new(vec![storage.health.clone(), shared.queue.health()]));
+
+        let http = if roles.api {
+            let services = ApiServices {
+                auth: Arc::new(AuthService::new(storage.tokens.clone(), clock.clone())),
+                ingest: Arc::new(IngestService::new(
+                    shared.queue.producer(),
+                    shared.limiter.clone(),
+                    clock.clone(),
+                    args.limits(),
+                )),
+                query: Arc::new(QueryService::new(
+                    storage.samples.clone(),
+                    storage.agents.clone(),
+                    clock.clone(),
+                )),
+                health: health.clone(),
+            };
+            Some(Http::bind(args.http_addr, routes(services, args.http()), "--http-addr").await?)
+        } else if let Some(addr) = args.probe_addr {
+            Some(Http::bind(addr, probe_routes(health.clone()), "--probe-addr").await?)
+        } else {
+            None
         };
-        let persist = Arc::new(PersistService::new(
-            queue.clone(),
-            store.clone(),
-            store.clone(),
-            live,
-            PersistOptions::default(),
-        ));
-        let admin = AdminService::new(store.clone(), store.clone(), clock);
-        let listener = TcpListener::bind(args.http_addr).await.with_context(|| {
-            format!(
-                "cannot listen on {} (is another program using it? choose another with --http-addr)",
-                args.http_addr
-            )
-        })?;
-        let addr = listener.local_addr()?;
+        let persist = roles.worker.then(|| {
+            Arc::new(PersistService::new(
+                shared.queue.consumer(),
+                storage.samples.clone(),
+                storage.agents.clone(),
+                shared.live.clone(),
+                PersistOptions::default(),
+            ))
+        });
+        let scheduler = roles.scheduler.then(|| {
+            let jobs: Vec<JobRef> = Vec::new();
+            Arc::new(SchedulerService::new(shared.lock.clone(), jobs, SchedulerOptions::default()))
+        });
+        let admin = AdminService::new(storage.tenants.clone(), storage.tokens.clone(), clock);
         Ok(Self {
-            listener,
-            addr,
-            routes: routes(services, args.http()),
-            queue,
+            roles,
+            http,
+            queue: shared.queue,
             persist,
-            store,
+            scheduler,
+            storage,
             admin,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
         })
     }
 
-    /// The address the HTTP API is bound to (the real port when 0 was asked for).
-    pub fn http_addr(&self) -> SocketAddr {
-        self.addr
+    /// The address the HTTP API (or, for `worker`/`scheduler`, the probes) is bound to; the
+    /// real port when 0 was asked for.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
     }
 
     /// Tenant and token administration on the same store.
@@ -99,24 +270,51 @@ impl App {
         &self.admin
     }
 
-    /// Serves until `shutdown` completes, then stops accepting requests, drains the queue
-    /// into the store and closes the store: everything that got a 202 is stored.
+    /// Runs until `shutdown` completes, then stops accepting requests, lets the worker store
+    /// what it holds (in process: the whole queue) and closes the database: everything that
+    /// got a 202 is stored, or still in Redis for the next worker.
     ///
     /// # Errors
-    /// When the HTTP server fails.
+    /// When the HTTP server fails, or a role panics.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let persist = self.persist.clone();
-        let worker = tokio::spawn(async move { persist.run().await });
-        let acceptor = TcpAcceptor::from_tokio(self.listener)?;
-        tracing::info!(addr = %self.addr, "Listening.");
-        let served = poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(self.routes, shutdown, Some(self.shutdown_grace))
-            .await;
-        tracing::info!(queued_samples = self.queue.depth(), "HTTP stopped; draining the ingest queue.");
+        let roles = self.roles.names();
+        tracing::info!(roles, "Starting.");
+        let worker = self.persist.clone().map(|p| tokio::spawn(async move { p.run().await }));
+        let (stop_scheduler, scheduler_stopped) = watch::channel(false);
+        let scheduler = self.scheduler.clone().map(|s| {
+            let mut stopped = scheduler_stopped;
+            tokio::spawn(async move {
+                s.run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+            })
+        });
+        let served = match self.http {
+            Some(http) => {
+                tracing::info!(addr = %http.addr, "Listening.");
+                let acceptor = TcpAcceptor::from_tokio(http.listener)?;
+                poem::Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(http.routes, shutdown, Some(self.shutdown_grace))
+                    .await
+                    .context("HTTP server failed")
+            }
+            None => {
+                shutdown.await;
+                Ok(())
+            }
+        };
+        tracing::info!("Shutting down.");
         self.queue.close();
-        worker.await.context("the ingest worker panicked")?;
-        self.store.close().await;
-        tracing::info!("Shut down cleanly; every accepted sample is stored.");
-        served.context("HTTP server failed")
+        let _ = stop_scheduler.send(true);
+        if let Some(scheduler) = scheduler {
+            scheduler.await.context("the scheduler panicked")?;
+        }
+        if let Some(worker) = worker {
+            worker.await.context("the ingest worker panicked")?;
+        }
+        self.storage.close().await;
+        tracing::info!(roles, "Shut down cleanly; every accepted sample is stored or still queued.");
+        served
     }
 }

@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ServeArgs, StoreArgs};
+use crate::config::{RedisArgs, ServeArgs, StoreArgs};
 use crate::loadgen::LoadgenArgs;
 use crate::telemetry::LogFormat;
 
@@ -35,16 +35,29 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every role in one process: HTTP API, ingest worker, embedded store (SQLite by default).
+    /// Run every role in one process: HTTP API, ingest worker, scheduler; SQLite and an
+    /// in-process queue by default, no server to install.
     Serve(ServeArgs),
+    /// Run only the HTTP API (ingest into the Redis queue, queries). Scale out behind a load
+    /// balancer; needs --redis-url and a shared database (MariaDB).
+    Api(ServeArgs),
+    /// Run only the ingest worker: Redis queue into the database, then the live bus. Run as
+    /// many as you like: they share the work through one consumer group.
+    Worker(ServeArgs),
+    /// Run only the scheduler (rollups, retention). Run two for failover: one holds the
+    /// leader lock in Redis, the other takes over within seconds when it stops.
+    Scheduler(ServeArgs),
     /// Manage tenants (create, list, set-quota).
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Manage API tokens (create, list, revoke).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Create or upgrade the database schema, then exit (`serve` also does this at start).
+    /// Create or upgrade the database schema, then exit (every role also does this at start).
     Migrate(StoreArgs),
+    /// Inspect the Redis ingest queue and manage its dead letters.
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Push synthetic samples at a running server and measure throughput and latency.
     Loadgen(LoadgenArgs),
 }
@@ -118,4 +131,62 @@ pub struct AdminArgs {
     pub json: bool,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Ingest queue administration (the Redis queue of the production deployment).
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Depth, batches being stored, the age of the oldest one, and dead letters.
+    Stats {
+        #[command(flatten)]
+        common: QueueArgs,
+    },
+    /// Batches set aside because they could not be stored.
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCommand),
+}
+
+/// Dead-letter administration.
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterCommand {
+    /// List dead letters, oldest first: id, why, tenant, samples.
+    List {
+        /// Most to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        common: QueueArgs,
+    },
+    /// Put dead letters back on the ingest queue (after fixing what made them fail).
+    Replay {
+        /// Dead-letter ids, as `list` shows them.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        common: QueueArgs,
+    },
+    /// Delete dead letters for good.
+    Drop {
+        /// Dead-letter ids, as `list` shows them.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[command(flatten)]
+        common: QueueArgs,
+    },
+}
+
+/// Options of every queue command.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }

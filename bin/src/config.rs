@@ -1,12 +1,14 @@
 //! Option groups shared by commands, and their validation. Defaults run the embedded
-//! deployment: SQLite under `./data`, HTTP on 127.0.0.1:8080.
+//! deployment: SQLite under `./data`, HTTP on 127.0.0.1:8080, queue and live bus in process.
+//! `--database-url mysql://...` and `--redis-url redis://...` select the production adapters.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
 use microdash_adapter_http::HttpOptions;
-use microdash_adapter_sql::SqliteOptions;
+use microdash_adapter_redis::RedisOptions;
+use microdash_adapter_sql::{MariaDbOptions, SqliteOptions};
 use microdash_usecases::IngestLimits;
 
 /// Where data is stored.
@@ -16,10 +18,25 @@ pub struct StoreArgs {
     #[arg(long, env = "MICRODASH_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Database URL; default `sqlite://<data-dir>/microdash.db`. Only `sqlite:` URLs are
-    /// supported by this build (MariaDB comes with the production adapters).
+    /// Database URL. Default: `sqlite://<data-dir>/microdash.db`, the embedded database. For
+    /// MariaDB/MySQL: `mysql://user:password@host:3306/database` (the database must exist;
+    /// the schema is created at start). MariaDB needs `--redis-url` too.
     #[arg(long, env = "MICRODASH_DATABASE_URL")]
     pub database_url: Option<String>,
+
+    /// Most connections to MariaDB per process (writes of the worker and queries of the api
+    /// share them). Ignored for SQLite.
+    #[arg(long, env = "MICRODASH_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+/// The database chosen by the URL.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// The embedded default.
+    Sqlite(SqliteOptions),
+    /// The production store.
+    MariaDb(MariaDbOptions),
 }
 
 impl StoreArgs {
@@ -30,28 +47,120 @@ impl StoreArgs {
             .unwrap_or_else(|| format!("sqlite://{}/microdash.db", self.data_dir.display()))
     }
 
-    /// Options for the SQLite adapter.
+    /// The database the URL names.
     ///
     /// # Errors
-    /// When the URL is not a SQLite URL.
-    pub fn sqlite(&self) -> anyhow::Result<SqliteOptions> {
+    /// When the URL's scheme is not one microdash stores in.
+    pub fn database(&self) -> anyhow::Result<Database> {
         let url = self.url();
-        if !url.starts_with("sqlite:") {
-            anyhow::bail!(
-                "--database-url '{url}' is not supported by this build: use a sqlite:// URL \
-                 (or none, for SQLite in --data-dir)"
-            );
+        if url.starts_with("sqlite:") {
+            return Ok(Database::Sqlite(SqliteOptions { url, read_connections: 4 }));
         }
-        Ok(SqliteOptions { url, read_connections: 4 })
+        // sqlx speaks the MySQL protocol, which MariaDB serves; accept either name.
+        let mysql =
+            if let Some(rest) = url.strip_prefix("mariadb://") { format!("mysql://{rest}") } else { url };
+        if mysql.starts_with("mysql://") {
+            if self.database_max_connections == 0 {
+                anyhow::bail!("--database-max-connections must be at least 1");
+            }
+            return Ok(Database::MariaDb(MariaDbOptions {
+                url: mysql,
+                max_connections: self.database_max_connections,
+            }));
+        }
+        anyhow::bail!(
+            "--database-url must start with sqlite:// (embedded) or mysql:// (MariaDB); \
+             leave it out for SQLite in --data-dir"
+        )
     }
 }
 
-/// Options of `microdash serve`.
+/// Where the shared queue, live bus, rate limits and scheduler lock live when several
+/// processes work together.
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`. With it, the ingest queue (Streams), live
+    /// fan-out (pub/sub), per-token quotas and the scheduler's leader lock live in Redis and
+    /// are shared by every process. Required with MariaDB and by the `api`, `worker` and
+    /// `scheduler` roles; without it, `serve` keeps them in process.
+    #[arg(long, env = "MICRODASH_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(long, env = "MICRODASH_REDIS_PREFIX", default_value = "microdash:")]
+    pub redis_prefix: String,
+
+    /// Most accepted requests the Redis ingest stream holds, queued or being stored. Past it,
+    /// ingest answers 503 with Retry-After rather than let Redis run out of memory; nothing is
+    /// ever trimmed. A full 1,000-sample request takes about 60 KB.
+    #[arg(long, env = "MICRODASH_QUEUE_MAX_ENTRIES", default_value_t = 10_000)]
+    pub queue_max_entries: u64,
+
+    /// Seconds a batch may sit with a worker unacknowledged before another worker takes it
+    /// over: how long a crashed worker's batches wait. Workers that are retrying a database
+    /// outage keep their batches, however long it lasts.
+    #[arg(long, env = "MICRODASH_QUEUE_CLAIM_IDLE", default_value_t = 30)]
+    pub queue_claim_idle: u64,
+
+    /// Times a batch is handed out without being stored (its workers crashed on it) before it
+    /// goes to the dead-letter stream (`microdash queue dead-letters`). A batch the database
+    /// refuses goes there at once.
+    #[arg(long, env = "MICRODASH_QUEUE_MAX_DELIVERIES", default_value_t = 10)]
+    pub queue_max_deliveries: u32,
+}
+
+impl RedisArgs {
+    /// Options of the Redis adapters, when a URL is given; `name` identifies this process in
+    /// the consumer group and the leader lock.
+    ///
+    /// # Errors
+    /// When a value is out of range.
+    pub fn options(&self, name: &str) -> anyhow::Result<Option<RedisOptions>> {
+        let Some(url) = &self.redis_url else { return Ok(None) };
+        if !url.starts_with("redis://") && !url.starts_with("unix://") {
+            anyhow::bail!("--redis-url must start with redis:// (e.g. redis://127.0.0.1:6379/0)");
+        }
+        if self.queue_max_entries == 0 || self.queue_claim_idle == 0 || self.queue_max_deliveries == 0 {
+            anyhow::bail!(
+                "--queue-max-entries, --queue-claim-idle and --queue-max-deliveries must be at least 1"
+            );
+        }
+        Ok(Some(RedisOptions {
+            url: url.clone(),
+            key_prefix: self.redis_prefix.clone(),
+            stream_max_len: self.queue_max_entries,
+            consumer_name: name.to_string(),
+            claim_idle: std::time::Duration::from_secs(self.queue_claim_idle),
+            max_deliveries: self.queue_max_deliveries,
+            ..RedisOptions::default()
+        }))
+    }
+}
+
+/// This process's name in the consumer group and the leader lock: host and pid, unique on a
+/// host and readable in `microdash queue stats`.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "microdash".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Options of `microdash serve` and of the separate roles (`api`, `worker`, `scheduler`),
+/// each of which uses the part it needs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address the HTTP API listens on. Port 0 picks a free port (printed at start).
+    /// Address the HTTP API listens on (`serve`, `api`). Port 0 picks a free port (printed at start).
     #[arg(long, env = "MICRODASH_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+
+    /// `worker` and `scheduler` only: also serve `/healthz` and `/readyz` on this address, for
+    /// an orchestrator's health checks. Off by default.
+    #[arg(long, env = "MICRODASH_PROBE_ADDR")]
+    pub probe_addr: Option<SocketAddr>,
 
     /// Largest ingest request body, in bytes; larger ones get 413.
     #[arg(long, env = "MICRODASH_MAX_BODY_BYTES", default_value_t = 5 * 1024 * 1024)]
@@ -62,7 +171,8 @@ pub struct ServeArgs {
     pub max_items: usize,
 
     /// Samples the in-process queue holds between the API and the storage writer (each takes
-    /// a few hundred bytes of memory). When full, ingest answers 503 with Retry-After.
+    /// a few hundred bytes of memory). When full, ingest answers 503 with Retry-After. Not
+    /// used with `--redis-url` (see `--queue-max-entries`).
     #[arg(long, env = "MICRODASH_QUEUE_CAPACITY", default_value_t = 200_000)]
     pub queue_capacity: usize,
 
@@ -72,6 +182,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 impl ServeArgs {
@@ -93,7 +206,16 @@ impl ServeArgs {
                 self.max_items
             );
         }
-        self.store.sqlite().map(drop)
+        let database = self.store.database()?;
+        self.redis.options("check")?;
+        if matches!(database, Database::MariaDb(_)) && self.redis.redis_url.is_none() {
+            anyhow::bail!(
+                "a MariaDB database needs --redis-url too: the production deployment keeps its queue, \
+                 live fan-out and quotas in Redis, shared by every process (for one process on \
+                 SQLite, leave --database-url out)"
+            );
+        }
+        Ok(())
     }
 
     /// HTTP options.

@@ -7,7 +7,9 @@
 //! - [`config`]: option groups shared by several commands, and their validation.
 //! - [`telemetry`]: logging set-up.
 //! - [`app`]: builds every adapter and service and runs them until shutdown.
-//! - [`roles`]: `serve` (everything in one process).
+//! - [`storage`]: the configured database (SQLite or MariaDB) behind the storage ports.
+//! - [`roles`]: `serve` (everything in one process), `api`, `worker`, `scheduler`.
+//! - [`queue`]: `queue stats` and `queue dead-letters` on the Redis queue.
 //! - [`admin`]: `tenant` and `token` commands.
 //! - [`loadgen`]: the HTTP load generator.
 //! - [`testing`]: the in-process harness of the whole-app and BDD tests.
@@ -17,7 +19,9 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod loadgen;
+pub mod queue;
 pub mod roles;
+pub mod storage;
 pub mod telemetry;
 pub mod testing;
 
@@ -30,6 +34,10 @@ use cli::{Cli, Command};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => roles::serve::run(args).await,
+        Command::Api(args) => roles::run(args, app::Roles::API).await,
+        Command::Worker(args) => roles::run(args, app::Roles::WORKER).await,
+        Command::Scheduler(args) => roles::run(args, app::Roles::SCHEDULER).await,
+        Command::Queue(cmd) => queue::run(cmd).await,
         Command::Tenant(cmd) => admin::tenant(cmd).await,
         Command::Token(cmd) => admin::token(cmd).await,
         Command::Migrate(store) => admin::migrate(store).await,

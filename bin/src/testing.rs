@@ -54,7 +54,7 @@ pub async fn spawn_app() -> TestApp {
     let (_, secret) = app.admin().ensure_demo_tenant().await.expect("store answers").expect("fresh database");
     // A second admin over the same database, for test set-up while the app runs.
     let app_admin = crate::admin::open_admin(&args.store).await.expect("admin opens the database");
-    let url = format!("http://{}", app.http_addr());
+    let url = format!("http://{}", app.http_addr().expect("serve listens"));
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(app.run(async move {
         let _ = stopped.await;

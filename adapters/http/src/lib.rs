@@ -80,3 +80,10 @@ pub fn routes(services: ApiServices, options: HttpOptions) -> BoxEndpoint<'stati
         .catch_all_error(error::catch_all)
         .boxed()
 }
+
+/// Only `/healthz` and `/readyz`: what the `worker` and `scheduler` roles serve (with
+/// `--probe-addr`) so an orchestrator can watch them too.
+pub fn probe_routes(health: Arc<HealthService>) -> BoxEndpoint<'static> {
+    let api = OpenApiService::new(api::HealthApi::new(health), "microdash probes", env!("CARGO_PKG_VERSION"));
+    Route::new().nest("/", api).with(Tracing).catch_all_error(error::catch_all).boxed()
+}

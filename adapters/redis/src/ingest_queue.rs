@@ -154,7 +154,7 @@ impl IngestQueue for RedisIngestQueue {
 #[async_trait]
 impl HealthCheck for RedisIngestQueue {
     fn component(&self) -> &'static str {
-        "queue"
+        "redis"
     }
 
     async fn check(&self) -> Result<(), String> {

@@ -184,7 +184,7 @@ async fn connecting_twice_to_the_same_database_applies_the_migrations_once() {
 async fn the_health_check_reports_the_store_as_answering() {
     let db = TestDb::create().await;
     let store = db.store().await;
-    assert_eq!(store.component(), "store");
+    assert_eq!(store.component(), "mariadb");
     assert_eq!(store.check().await, Ok(()));
     store.close().await;
     assert!(store.check().await.is_err(), "a closed store must not report healthy");

@@ -115,7 +115,7 @@ async fn one_store_serves_as_every_storage_port_through_shared_references() {
 #[tokio::test]
 async fn the_health_check_reports_the_store_as_answering() {
     let (_dir, store) = fresh_store().await;
-    assert_eq!(store.component(), "store");
+    assert_eq!(store.component(), "sqlite");
     assert_eq!(store.check().await, Ok(()));
     store.close().await;
     assert!(store.check().await.is_err(), "a closed store must not report healthy");

@@ -1,5 +1,7 @@
-//! `microdash serve`: every role in one process on the embedded default.
+//! `microdash serve`: every role in one process; on the embedded default unless
+//! `--database-url`/`--redis-url` say otherwise.
 
+use anyhow::Context;
 use microdash_domain::token::TokenSecret;
 
 use crate::app::App;
@@ -11,7 +13,7 @@ use crate::config::ServeArgs;
 /// When start-up fails (database, port) or the server fails.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = App::build(&args).await?;
-    let url = format!("http://{}", app.http_addr());
+    let url = format!("http://{}", app.http_addr().context("serve always listens")?);
     if let Some((tenant, secret)) = app.admin().ensure_demo_tenant().await? {
         welcome(&url, tenant.slug.as_str(), &secret);
     }
@@ -49,7 +51,7 @@ pub async fn shutdown_signal() {
 
 // The banner and the address line are the command's output, for people and for scripts.
 #[allow(clippy::print_stdout)]
-fn announce(url: &str) {
+pub(crate) fn announce(url: &str) {
     println!("microdash listening on {url} (API docs: {url}/docs)");
 }
 

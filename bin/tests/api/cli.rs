@@ -75,3 +75,33 @@ fn help_documents_every_option_with_its_environment_variable() {
     }
     assert!(help.contains("MICRODASH_HTTP_ADDR") && help.contains("MICRODASH_DATA_DIR"));
 }
+
+#[test]
+fn the_production_setup_refuses_to_fall_back_to_in_process_parts_silently() {
+    let dir = TempDir::new().unwrap();
+    let out =
+        microdash(&["serve", "--database-url", "mysql://root@127.0.0.1:1/x"], dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MariaDB database needs --redis-url"), "MariaDB without Redis: {err}");
+    for role in ["api", "worker", "scheduler"] {
+        let out = microdash(&[role], dir.path()).output().unwrap();
+        assert!(!out.status.success(), "{role} without Redis must not start");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("the {role} role")) && err.contains("--redis-url"), "{role}: {err}");
+    }
+    let out = microdash(&["queue", "stats"], dir.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redis-url"), "queue commands need Redis");
+}
+
+#[test]
+fn an_unreachable_redis_is_a_clear_startup_error() {
+    let dir = TempDir::new().unwrap();
+    let out =
+        microdash(&["serve", "--redis-url", "redis://127.0.0.1:1", "--http-addr", "127.0.0.1:0"], dir.path())
+            .output()
+            .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connecting to Redis") && err.contains("is it running?"), "{err}");
+}

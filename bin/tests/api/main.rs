@@ -2,6 +2,7 @@
 //! binary where a process boundary matters (signals, CLI against a running server).
 
 mod cli;
+mod compose;
 mod helpers;
 mod ingest;
 mod shutdown;

@@ -8,7 +8,7 @@ use super::MariaDbStore;
 #[async_trait]
 impl HealthCheck for MariaDbStore {
     fn component(&self) -> &'static str {
-        "store"
+        "mariadb"
     }
 
     async fn check(&self) -> Result<(), String> {

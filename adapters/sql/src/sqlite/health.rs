@@ -8,7 +8,7 @@ use super::SqliteStore;
 #[async_trait]
 impl HealthCheck for SqliteStore {
     fn component(&self) -> &'static str {
-        "store"
+        "sqlite"
     }
 
     async fn check(&self) -> Result<(), String> {
