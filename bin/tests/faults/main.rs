@@ -12,8 +12,13 @@ use support::{OwnRedis, Proxy, Sent, Stack, send};
 
 const PER: usize = 1_000;
 
+/// One at a time: each test runs a real stack under load, and timing them side by side on a
+/// two-core machine would measure the machine, not the stack.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_load_loses_nothing_and_a_new_one_stores_each_sample_once() {
+    let _serial = SERIAL.lock().await;
     let mut stack = Stack::new(None).await;
     let token = stack.token().await;
     let db = stack.db_url();
@@ -46,6 +51,7 @@ async fn a_worker_killed_mid_load_loses_nothing_and_a_new_one_stores_each_sample
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_api_nodes_and_two_workers_share_the_load_without_loss_or_duplicates() {
+    let _serial = SERIAL.lock().await;
     let mut stack = Stack::new(None).await;
     let token = stack.token().await;
     let db = stack.db_url();
@@ -104,6 +110,7 @@ async fn while_redis_is_down_ingest_answers_503_and_every_accepted_sample_is_sto
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_is_buffered_by_the_queue_and_drained_after_it() {
+    let _serial = SERIAL.lock().await;
     let mut stack = Stack::new(None).await;
     let token = stack.token().await;
     let db = stack.db_url();
@@ -133,6 +140,7 @@ async fn a_database_outage_is_buffered_by_the_queue_and_drained_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_the_database_refuses_goes_to_the_dead_letters_without_stopping_the_others() {
+    let _serial = SERIAL.lock().await;
     let mut stack = Stack::new(None).await;
     let token = stack.token().await;
     let db = stack.db_url();
