@@ -79,6 +79,7 @@ async fn two_api_nodes_and_two_workers_share_the_load_without_loss_or_duplicates
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_down_ingest_answers_503_and_every_accepted_sample_is_stored_after() {
+    let _serial = SERIAL.lock().await;
     let mut redis = OwnRedis::start().await;
     let mut stack = Stack::new(Some(redis.url())).await;
     let token = stack.token().await;
