@@ -57,7 +57,7 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Res
         run_stdout(&cfg, shutdown).await;
         return Ok(());
     }
-    let url = BrokerUrl::parse(&cfg.broker).map_err(anyhow::Error::msg)?;
+    let url = BrokerUrl::parse(&cfg.broker).map_err(|e| anyhow::anyhow!("--broker {e}"))?;
     let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_bytes)
         .map_err(|e| anyhow::anyhow!("spool directory {}: {e}", cfg.spool_dir.display()))?;
     let tenant = cfg.tenant.clone().unwrap_or_default();

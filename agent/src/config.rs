@@ -274,7 +274,8 @@ impl Config {
         Tags::new(self.tags.iter().cloned().collect())
             .map_err(|e| ConfigError::Invalid(format!("--tag: {}", e.message)))?;
         if !self.stdout {
-            crate::publish::BrokerUrl::parse(&self.broker).map_err(ConfigError::Invalid)?;
+            crate::publish::BrokerUrl::parse(&self.broker)
+                .map_err(|e| ConfigError::Invalid(format!("--broker {e}")))?;
         }
         Ok(())
     }

@@ -32,60 +32,7 @@ const MAX_PACKET_BYTES: usize = 1024 * 1024;
 /// Keep-alive: short enough to notice a dead broker within a minute.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
-/// Where to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokerUrl {
-    /// Host name or IP address.
-    pub host: String,
-    /// TCP port (default 1883, or 8883 for `mqtts://`).
-    pub port: u16,
-    /// Whether to use TLS.
-    pub tls: bool,
-}
-
-impl BrokerUrl {
-    /// Parses `mqtt://host[:port]` or `mqtts://host[:port]` (`[v6]:port` for IPv6).
-    ///
-    /// # Errors
-    /// A message naming the problem with the URL.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let bad = |why: &str| {
-            Err(format!("--broker '{url}': {why}; expected mqtt://host:port or mqtts://host:port"))
-        };
-        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
-            (true, r)
-        } else if let Some(r) = url.strip_prefix("mqtt://") {
-            (false, r)
-        } else {
-            return bad("unknown scheme");
-        };
-        let rest = rest.trim_end_matches('/');
-        let default_port = if tls { 8883 } else { 1883 };
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            match v6.split_once(']') {
-                Some((h, "")) => (h, None),
-                Some((h, p)) => (h, p.strip_prefix(':')),
-                None => return bad("unclosed '['"),
-            }
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (rest, None),
-            }
-        };
-        if host.is_empty() {
-            return bad("no host");
-        }
-        let port = match port {
-            Some(p) => match p.parse() {
-                Ok(p) => p,
-                Err(_) => return bad("bad port"),
-            },
-            None => default_port,
-        };
-        Ok(Self { host: host.to_owned(), port, tls })
-    }
-}
+pub use microdash_domain::mqtt::BrokerUrl;
 
 /// What the outbox learns from the connection.
 #[derive(Debug)]
@@ -183,23 +130,6 @@ pub fn topic(tenant: &str, agent_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_urls_give_host_port_and_tls() {
-        let u = BrokerUrl::parse("mqtt://127.0.0.1:1884").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.tls), ("127.0.0.1", 1884, false));
-        let u = BrokerUrl::parse("mqtts://broker.example").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.tls), ("broker.example", 8883, true));
-        let u = BrokerUrl::parse("mqtt://[::1]:1999").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", 1999));
-    }
-
-    #[test]
-    fn broker_urls_with_other_schemes_or_bad_ports_are_refused() {
-        assert!(BrokerUrl::parse("http://x:1").is_err());
-        assert!(BrokerUrl::parse("mqtt://x:notaport").is_err());
-        assert!(BrokerUrl::parse("mqtt://").is_err());
-    }
 
     #[test]
     fn refused_credentials_are_told_apart_from_network_errors() {
