@@ -1,0 +1,204 @@
+//! [`RollupProgress`] on SQLite: `rollup_progress` per tenant and the `rollup_dirty` marks.
+//!
+//! SQLite has one writer, so closing minutes and inserting samples are ordered by the write
+//! lock: a batch sees the close point as of its transaction, and the rollup job's reads (on
+//! the read pool, after the close committed) see every batch committed before it.
+
+use async_trait::async_trait;
+use microdash_domain::rollup::{FIVE_MINUTES_MS, MINUTE_MS, bucket_start, fold};
+use microdash_domain::{Bucket, Sample, TenantId, Timestamp};
+use microdash_usecases::ports::{DirtyBucket, FoldRange, RollupProgress, SeriesId, StoreError};
+use sqlx::{AssertSqlSafe, SqliteConnection};
+
+use super::{SqliteStore, to_i64};
+use crate::error::SqlxResultExt;
+use crate::history::{BucketRow, bucket_columns, late_marks, next_version};
+use crate::stored::repeated_sql;
+
+/// Marks per multi-row upsert.
+const CHUNK_ROWS: usize = 500;
+
+#[async_trait]
+impl RollupProgress for SqliteStore {
+    async fn close_until(&self, tenant: TenantId, target: Timestamp) -> Result<FoldRange, StoreError> {
+        let (from, to): (i64, i64) = sqlx::query_as(
+            "INSERT INTO rollup_progress (tenant_id, folded_until, closed_until) VALUES (?1, ?2, ?2) \
+             ON CONFLICT (tenant_id) DO UPDATE SET closed_until = MAX(closed_until, excluded.closed_until) \
+             RETURNING folded_until, closed_until",
+        )
+        .bind(tenant.get())
+        .bind(target.as_millis())
+        .fetch_one(&self.write)
+        .await
+        .or_store("closing minutes")?;
+        Ok(FoldRange { from: Timestamp::from_millis(from), to: Timestamp::from_millis(to) })
+    }
+
+    async fn mark_folded(&self, tenant: TenantId, until: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE rollup_progress SET folded_until = MAX(folded_until, MIN(?2, closed_until)) WHERE tenant_id = ?1",
+        )
+        .bind(tenant.get())
+        .bind(until.as_millis())
+        .execute(&self.write)
+        .await
+        .or_store("recording rollup progress")?;
+        Ok(())
+    }
+
+    async fn dirty_buckets(&self, tenant: TenantId, max: usize) -> Result<Vec<DirtyBucket>, StoreError> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT series_id, minute, version FROM rollup_dirty WHERE tenant_id = ?1 ORDER BY minute, series_id LIMIT ?2",
+        )
+        .bind(tenant.get())
+        .bind(to_i64(max))
+        .fetch_all(&self.read)
+        .await
+        .or_store("reading dirty buckets")?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, m, version)| DirtyBucket {
+                series: SeriesId(s),
+                minute: Timestamp::from_millis(m),
+                version,
+            })
+            .collect())
+    }
+
+    async fn clear_dirty(&self, tenant: TenantId, buckets: &[DirtyBucket]) -> Result<(), StoreError> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await.or_store("starting to clear marks")?;
+        for d in buckets {
+            sqlx::query(
+                "DELETE FROM rollup_dirty WHERE tenant_id = ?1 AND series_id = ?2 AND minute = ?3 AND version = ?4",
+            )
+            .bind(tenant.get())
+            .bind(d.series.0)
+            .bind(d.minute.as_millis())
+            .bind(d.version)
+            .execute(&mut *tx)
+            .await
+            .or_store("clearing a mark")?;
+        }
+        tx.commit().await.or_store("committing cleared marks")
+    }
+
+    async fn absorb_late(&self, tenant: TenantId, buckets: &[DirtyBucket]) -> Result<u64, StoreError> {
+        // One write transaction: nothing else writes while it reads, merges and deletes.
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await.or_store("starting to absorb")?;
+        let mut absorbed = 0;
+        for d in buckets {
+            let owner: Option<i64> = sqlx::query_scalar("SELECT tenant_id FROM series WHERE id = ?1")
+                .bind(d.series.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .or_store("checking a series")?;
+            if owner != Some(tenant.get()) {
+                continue;
+            }
+            let minute = d.minute.as_millis();
+            let points: Vec<(i64, f64)> =
+                sqlx::query_as("SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3")
+                    .bind(d.series.0)
+                    .bind(minute)
+                    .bind(minute + MINUTE_MS)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .or_store("reading late samples")?;
+            if let Some(delta) = fold(points.iter().map(|&(t, v)| (Timestamp::from_millis(t), v))) {
+                merge_into(&mut tx, "rollup_1m", d.series, minute, &delta).await?;
+                let five = bucket_start(d.minute, FIVE_MINUTES_MS).as_millis();
+                merge_into(&mut tx, "rollup_5m", d.series, five, &delta).await?;
+                sqlx::query("DELETE FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3")
+                    .bind(d.series.0)
+                    .bind(minute)
+                    .bind(minute + MINUTE_MS)
+                    .execute(&mut *tx)
+                    .await
+                    .or_store("deleting absorbed samples")?;
+                absorbed += points.len() as u64;
+            }
+            sqlx::query("DELETE FROM rollup_dirty WHERE tenant_id = ?1 AND series_id = ?2 AND minute = ?3 AND version = ?4")
+                .bind(tenant.get())
+                .bind(d.series.0)
+                .bind(minute)
+                .bind(d.version)
+                .execute(&mut *tx)
+                .await
+                .or_store("clearing a mark")?;
+        }
+        tx.commit().await.or_store("committing absorbed samples")?;
+        Ok(absorbed)
+    }
+}
+
+/// Merges `delta` into the stored bucket (or stores it).
+async fn merge_into(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    series: SeriesId,
+    bucket: i64,
+    delta: &Bucket,
+) -> Result<(), StoreError> {
+    let select = format!("SELECT {} FROM {table} WHERE series_id = ?1 AND bucket = ?2", bucket_columns!());
+    let stored: Option<BucketRow> = sqlx::query_as(AssertSqlSafe(select))
+        .bind(series.0)
+        .bind(bucket)
+        .fetch_optional(&mut *conn)
+        .await
+        .or_store("reading a bucket")?;
+    let mut merged = *delta;
+    if let Some(row) = stored {
+        merged = row.into_parts().2;
+        merged.merge(delta);
+    }
+    let upsert = format!("INSERT OR REPLACE INTO {table} ({}) VALUES (?,?,?,?,?,?,?,?)", bucket_columns!());
+    sqlx::query(AssertSqlSafe(upsert))
+        .bind(series.0)
+        .bind(bucket)
+        .bind(to_i64(merged.count))
+        .bind(merged.sum)
+        .bind(merged.min)
+        .bind(merged.max)
+        .bind(merged.last)
+        .bind(merged.last_at.as_millis())
+        .execute(&mut *conn)
+        .await
+        .or_store("writing a bucket")?;
+    Ok(())
+}
+
+/// Inside an insert's transaction: marks the (series, minute) of samples for closed minutes.
+pub(super) async fn mark_late(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    batch: &[Sample],
+    kept: &[usize],
+    series_ids: &[i64],
+) -> Result<(), StoreError> {
+    let closed: Option<i64> =
+        sqlx::query_scalar("SELECT closed_until FROM rollup_progress WHERE tenant_id = ?1")
+            .bind(tenant.get())
+            .fetch_optional(&mut *conn)
+            .await
+            .or_store("reading the rollup close point")?;
+    let Some(closed) = closed else { return Ok(()) };
+    let marks = late_marks(batch, kept, series_ids, closed);
+    if marks.is_empty() {
+        return Ok(());
+    }
+    let version = next_version();
+    for chunk in marks.chunks(CHUNK_ROWS) {
+        let sql = repeated_sql(
+            "INSERT INTO rollup_dirty (tenant_id, series_id, minute, version) VALUES ",
+            "(?,?,?,?)",
+            chunk.len(),
+            " ON CONFLICT (tenant_id, series_id, minute) DO UPDATE SET version = excluded.version",
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (series, minute) in chunk {
+            q = q.bind(tenant.get()).bind(series).bind(minute).bind(version);
+        }
+        q.execute(&mut *conn).await.or_store("marking late samples")?;
+    }
+    Ok(())
+}
