@@ -30,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 export MICRODASH_DATABASE_URL="$mysql/$db" MICRODASH_REDIS_URL="$redis" MICRODASH_REDIS_PREFIX="$prefix"
-export MICRODASH_LOG=warn
+export MICRODASH_LOG=warn MICRODASH_SECRET="bench-secret-$$-0123456789abcdef0123456789"
 "$bin" tenant create bench >/dev/null
 "$bin" tenant set-quota bench --samples-per-minute 1000000000 >/dev/null
 token=$("$bin" token create --tenant bench --json | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')

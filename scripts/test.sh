@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. The MariaDB and Redis suites talk to real servers on loopback
-# (MariaDB 127.0.0.1:3306 as root without password, Redis 127.0.0.1:6379); this starts any that
+# Runs the whole test suite. The MariaDB, Redis and MQTT suites talk to real servers on loopback
+# (MariaDB 127.0.0.1:3306 as root without password, Redis 127.0.0.1:6379, Mosquitto
+# 127.0.0.1:1883 allowing anonymous clients); this starts any that
 # is not answering, installing it from Debian's packages when missing (needs root), then runs
 # every test. Each test makes its own database or key prefix and removes it afterwards.
 set -euo pipefail
@@ -42,9 +43,11 @@ if ! answers 6379; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_for 6379 Redis
 fi
+# The MQTT tests drive real clients (mosquitto_pub/_sub), run a broker from deploy/mosquitto
+# (mosquitto, mosquitto_passwd) and bridge from the broker on 127.0.0.1:1883.
+command -v mosquitto_pub >/dev/null || apt_install mosquitto-clients
+command -v mosquitto_passwd >/dev/null || apt_install mosquitto
 if ! answers 1883; then
-  # Not used by the tests yet; the MQTT bridge tests will need it.
-  command -v mosquitto >/dev/null || apt_install mosquitto mosquitto-clients
   mkdir -p /run/mosquitto && chown mosquitto: /run/mosquitto 2>/dev/null || true
   echo "Starting Mosquitto on 127.0.0.1:1883."
   mosquitto -d -c /etc/mosquitto/mosquitto.conf

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use microdash_adapter_memory::SystemClock;
-use microdash_domain::{ApiToken, Tenant, Timestamp, TokenId};
+use microdash_domain::retention::format_duration;
+use microdash_domain::{ApiToken, Retention, Tenant, Timestamp, TokenId};
 use microdash_usecases::AdminService;
 use serde_json::{Value, json};
 
@@ -64,6 +65,21 @@ pub async fn tenant(cmd: TenantCommand) -> anyhow::Result<()> {
                 format!(
                     "Tenant '{}' may now send {} samples per minute per token.",
                     t.slug, t.samples_per_minute
+                )
+            });
+        }
+        TenantCommand::SetRetention { slug, raw, one_minute, five_minutes, common } => {
+            let (admin, store) = open(&common.store).await?;
+            let t = admin.set_retention(&slug, Retention { raw, one_minute, five_minutes }).await;
+            store.close().await;
+            let t = t?;
+            emit(&common, tenant_json(&t), || {
+                format!(
+                    "Tenant '{}' now keeps raw samples {}, 1-minute rollups {} and 5-minute rollups {}.",
+                    t.slug,
+                    format_duration(t.retention.raw),
+                    format_duration(t.retention.one_minute),
+                    format_duration(t.retention.five_minutes)
                 )
             });
         }

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use microdash_adapter_http::{ApiServices, probe_routes, routes};
+use microdash_adapter_http::{ApiServices, NoDelayAcceptor, probe_routes, routes};
 use microdash_adapter_memory::{
     MemoryIngestQueue, MemoryLeaderLock, MemoryLiveBus, MemoryRateLimiter, SystemClock,
 };
+use microdash_adapter_mqtt::{Bridge, MqttEndpoint};
 use microdash_adapter_redis::{
     RedisIngestQueue, RedisLeaderLock, RedisLiveBus, RedisOptions, RedisRateLimiter,
 };
@@ -25,7 +26,6 @@ use microdash_usecases::{
     QueryService, SchedulerOptions, SchedulerService,
 };
 use poem::endpoint::BoxEndpoint;
-use poem::listener::TcpAcceptor;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -44,21 +44,31 @@ pub struct Roles {
     pub worker: bool,
     /// Periodic jobs, on the one process holding the leader lock.
     pub scheduler: bool,
+    /// The bridge from an external MQTT broker into the queue (`--mqtt-url`).
+    pub bridge: bool,
 }
 
 impl Roles {
     /// Everything in one process (`microdash serve`).
-    pub const ALL: Self = Self { api: true, worker: true, scheduler: true };
+    pub const ALL: Self = Self { api: true, worker: true, scheduler: true, bridge: false };
     /// `microdash api`.
-    pub const API: Self = Self { api: true, worker: false, scheduler: false };
+    pub const API: Self = Self { api: true, worker: false, scheduler: false, bridge: false };
     /// `microdash worker`.
-    pub const WORKER: Self = Self { api: false, worker: true, scheduler: false };
+    pub const WORKER: Self = Self { api: false, worker: true, scheduler: false, bridge: false };
     /// `microdash scheduler`.
-    pub const SCHEDULER: Self = Self { api: false, worker: false, scheduler: true };
+    pub const SCHEDULER: Self = Self { api: false, worker: false, scheduler: true, bridge: false };
+    /// `microdash bridge`.
+    pub const BRIDGE: Self = Self { api: false, worker: false, scheduler: false, bridge: true };
 
     fn names(self) -> String {
         let mut names = Vec::new();
-        for (on, name) in [(self.api, "api"), (self.worker, "worker"), (self.scheduler, "scheduler")] {
+        let all = [
+            (self.api, "api"),
+            (self.worker, "worker"),
+            (self.scheduler, "scheduler"),
+            (self.bridge, "bridge"),
+        ];
+        for (on, name) in all {
             if on {
                 names.push(name);
             }
@@ -171,6 +181,13 @@ pub struct App {
     scheduler: Option<Arc<SchedulerService>>,
     storage: Storage,
     admin: AdminService,
+    /// The api role's live streams, ended when shutdown starts so that they do not hold the
+    /// graceful shutdown open until its grace period runs out.
+    live: Option<Arc<microdash_usecases::LiveService>>,
+    /// The MQTT device endpoint (`serve`, and `api` with `--mqtt-addr`).
+    mqtt: Option<MqttEndpoint>,
+    /// The bridge from an external broker (`bridge`).
+    bridge: Option<Bridge>,
     shutdown_grace: Duration,
 }
 
@@ -211,7 +228,17 @@ impl App {
         let shared = Shared::connect(redis, args, &clock).await?;
         let health = Arc::new(HealthService::new(vec![storage.health.clone(), shared.queue.health()]));
 
-        let http = if roles.api {
+        let signer = if roles.api { Some(args.signer(storage.is_embedded())?) } else { None };
+        let live = signer.as_ref().map(|signer| {
+            Arc::new(microdash_usecases::LiveService::new(
+                shared.live.clone(),
+                clock.clone(),
+                signer.clone(),
+                args.live(),
+            ))
+        });
+        let mut mqtt = None;
+        let http = if let (Some(live), Some(signer)) = (&live, &signer) {
             let services = ApiServices {
                 auth: Arc::new(AuthService::new(storage.tokens.clone(), clock.clone())),
                 ingest: Arc::new(IngestService::new(
@@ -222,16 +249,53 @@ impl App {
                 )),
                 query: Arc::new(QueryService::new(
                     storage.samples.clone(),
+                    storage.series.clone(),
+                    storage.rollups.clone(),
                     storage.agents.clone(),
                     clock.clone(),
+                    microdash_usecases::QueryOptions::default(),
                 )),
                 health: health.clone(),
+                live: live.clone(),
+                export: Arc::new(microdash_usecases::ExportService::new(
+                    storage.series.clone(),
+                    storage.rollups.clone(),
+                    signer.clone(),
+                    clock.clone(),
+                    microdash_usecases::QueryOptions::default(),
+                    microdash_usecases::ExportOptions::default(),
+                )),
             };
+            let grace = Duration::from_secs(args.shutdown_grace);
+            if let Some(options) = args.mqtt.endpoint(roles == Roles::ALL, grace) {
+                let endpoint =
+                    MqttEndpoint::bind(options, services.auth.clone(), services.ingest.clone()).await?;
+                mqtt = Some(endpoint);
+            }
             Some(Http::bind(args.http_addr, routes(services, args.http()), "--http-addr").await?)
         } else if let Some(addr) = args.probe_addr {
             Some(Http::bind(addr, probe_routes(health.clone()), "--probe-addr").await?)
         } else {
             None
+        };
+        let bridge = match args.mqtt.bridge(Duration::from_secs(args.shutdown_grace))? {
+            Some(options) if roles.bridge => {
+                let ingest = IngestService::new(
+                    shared.queue.producer(),
+                    shared.limiter.clone(),
+                    clock.clone(),
+                    args.limits(),
+                );
+                let tenants =
+                    microdash_usecases::ingest::TenantDirectory::new(storage.tenants.clone(), clock.clone());
+                let url = args.mqtt.mqtt_url.clone().unwrap_or_default();
+                let bridge = Bridge::connect(options, Arc::new(ingest), Arc::new(tenants)).await;
+                Some(bridge.with_context(|| format!("starting the bridge from {url}"))?)
+            }
+            None if roles.bridge => {
+                anyhow::bail!("the bridge role needs --mqtt-url: the broker to take metrics from")
+            }
+            _ => None,
         };
         let persist = roles.worker.then(|| {
             Arc::new(PersistService::new(
@@ -243,7 +307,23 @@ impl App {
             ))
         });
         let scheduler = roles.scheduler.then(|| {
-            let jobs: Vec<JobRef> = Vec::new();
+            let jobs: Vec<JobRef> = vec![
+                Arc::new(microdash_usecases::RollupService::new(
+                    storage.tenants.clone(),
+                    storage.series.clone(),
+                    storage.rollups.clone(),
+                    storage.progress.clone(),
+                    clock.clone(),
+                    microdash_usecases::RollupOptions::default(),
+                )),
+                Arc::new(microdash_usecases::RetentionService::new(
+                    storage.tenants.clone(),
+                    storage.rollups.clone(),
+                    storage.retention.clone(),
+                    clock.clone(),
+                    microdash_usecases::RetentionOptions::default(),
+                )),
+            ];
             Arc::new(SchedulerService::new(shared.lock.clone(), jobs, SchedulerOptions::default()))
         });
         let admin = AdminService::new(storage.tenants.clone(), storage.tokens.clone(), clock);
@@ -255,8 +335,22 @@ impl App {
             scheduler,
             storage,
             admin,
+            live,
+            mqtt,
+            bridge,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
         })
+    }
+
+    /// The address the MQTT device endpoint is bound to, if this process runs one (the real
+    /// port when the default was busy or 0 was asked for).
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.mqtt.as_ref().map(MqttEndpoint::local_addr)
+    }
+
+    /// The address of the MQTT-over-TLS listener, when there is one.
+    pub fn mqtts_addr(&self) -> Option<SocketAddr> {
+        self.mqtt.as_ref().and_then(MqttEndpoint::tls_addr)
     }
 
     /// The address the HTTP API (or, for `worker`/`scheduler`, the probes) is bound to; the
@@ -290,10 +384,28 @@ impl App {
                 .await;
             })
         });
+        let live = self.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            if let Some(live) = live {
+                live.shutdown();
+            }
+        };
+        // MQTT stops with HTTP, and both hand in what they accepted before the queue closes.
+        let (stop_mqtt, mqtt_stopped) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let endpoint = self.mqtt.map(|e| tokio::spawn(e.run(stopped(mqtt_stopped.clone()))));
+        let bridge = self.bridge.map(|b| tokio::spawn(b.run(stopped(mqtt_stopped))));
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_mqtt.send(true);
+        };
         let served = match self.http {
             Some(http) => {
                 tracing::info!(addr = %http.addr, "Listening.");
-                let acceptor = TcpAcceptor::from_tokio(http.listener)?;
+                let acceptor = NoDelayAcceptor::from_tokio(http.listener)?;
                 poem::Server::new_with_acceptor(acceptor)
                     .run_with_graceful_shutdown(http.routes, shutdown, Some(self.shutdown_grace))
                     .await
@@ -305,6 +417,9 @@ impl App {
             }
         };
         tracing::info!("Shutting down.");
+        for mqtt in [endpoint, bridge].into_iter().flatten() {
+            mqtt.await.context("the MQTT endpoint or bridge panicked")?;
+        }
         self.queue.close();
         let _ = stop_scheduler.send(true);
         if let Some(scheduler) = scheduler {

@@ -47,7 +47,11 @@ pub enum Command {
     /// Run only the scheduler (rollups, retention). Run two for failover: one holds the
     /// leader lock in Redis, the other takes over within seconds when it stops.
     Scheduler(ServeArgs),
-    /// Manage tenants (create, list, set-quota).
+    /// Run only the bridge: subscribe at an external MQTT broker (--mqtt-url, e.g. Mosquitto
+    /// enforcing per-tenant ACLs) with a shared subscription, and queue what arrives. Run
+    /// several to split the load; needs --redis-url and the shared database.
+    Bridge(ServeArgs),
+    /// Manage tenants (create, list, set-quota, set-retention).
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Manage API tokens (create, list, revoke).
@@ -87,6 +91,23 @@ pub enum TenantCommand {
         /// Samples each token of the tenant may send per minute.
         #[arg(long)]
         samples_per_minute: u64,
+        #[command(flatten)]
+        common: AdminArgs,
+    },
+    /// Set how long each resolution of a tenant's data is kept, e.g. `--raw 24h --1m 7d
+    /// --5m 30d` (the defaults). The retention job applies it within a minute.
+    SetRetention {
+        /// The tenant.
+        slug: String,
+        /// Raw samples: at least 1h.
+        #[arg(long, default_value = "24h", value_parser = microdash_domain::retention::parse_duration)]
+        raw: std::time::Duration,
+        /// 1-minute rollups: at least as long as raw samples.
+        #[arg(long = "1m", default_value = "7d", value_parser = microdash_domain::retention::parse_duration)]
+        one_minute: std::time::Duration,
+        /// 5-minute rollups: at least as long as 1-minute rollups.
+        #[arg(long = "5m", default_value = "30d", value_parser = microdash_domain::retention::parse_duration)]
+        five_minutes: std::time::Duration,
         #[command(flatten)]
         common: AdminArgs,
     },

@@ -2,6 +2,8 @@
 //! deployment: SQLite under `./data`, HTTP on 127.0.0.1:8080, queue and live bus in process.
 //! `--database-url mysql://...` and `--redis-url redis://...` select the production adapters.
 
+mod mqtt;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -9,7 +11,9 @@ use clap::Args;
 use microdash_adapter_http::HttpOptions;
 use microdash_adapter_redis::RedisOptions;
 use microdash_adapter_sql::{MariaDbOptions, SqliteOptions};
-use microdash_usecases::IngestLimits;
+use microdash_usecases::{IngestLimits, LiveOptions, Signer};
+
+pub use self::mqtt::{DEFAULT_MQTT_ADDR, MqttArgs};
 
 /// Where data is stored.
 #[derive(Debug, Clone, Args)]
@@ -157,6 +161,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MICRODASH_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
 
+    /// Secret that signs CSV export links and live-stream tickets (at least 32 characters).
+    /// Every api node of a deployment needs the same one, so a link made by one works on all;
+    /// required with MariaDB. Default on SQLite: a random secret kept in `<data-dir>/secret`.
+    #[arg(long, env = "MICRODASH_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
     /// `worker` and `scheduler` only: also serve `/healthz` and `/readyz` on this address, for
     /// an orchestrator's health checks. Off by default.
     #[arg(long, env = "MICRODASH_PROBE_ADDR")]
@@ -180,11 +190,24 @@ pub struct ServeArgs {
     #[arg(long, env = "MICRODASH_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
 
+    /// Most live streams (SSE and waiting long-polls) of one tenant on this api node; more
+    /// get 429.
+    #[arg(long, env = "MICRODASH_LIVE_MAX_STREAMS_PER_TENANT", default_value_t = 1_000)]
+    pub live_max_streams_per_tenant: usize,
+
+    /// Most live streams on this api node in all; more get 429. Each open stream costs about
+    /// 35 KiB of memory and one file descriptor.
+    #[arg(long, env = "MICRODASH_LIVE_MAX_STREAMS", default_value_t = 10_000)]
+    pub live_max_streams: usize,
+
     #[command(flatten)]
     pub store: StoreArgs,
 
     #[command(flatten)]
     pub redis: RedisArgs,
+
+    #[command(flatten)]
+    pub mqtt: MqttArgs,
 }
 
 impl ServeArgs {
@@ -206,6 +229,10 @@ impl ServeArgs {
                 self.max_items
             );
         }
+        if self.live_max_streams_per_tenant == 0 || self.live_max_streams == 0 {
+            anyhow::bail!("--live-max-streams-per-tenant and --live-max-streams must be at least 1");
+        }
+        self.mqtt.validate()?;
         let database = self.store.database()?;
         self.redis.options("check")?;
         if matches!(database, Database::MariaDb(_)) && self.redis.redis_url.is_none() {
@@ -226,5 +253,93 @@ impl ServeArgs {
     /// Ingest limits.
     pub fn limits(&self) -> IngestLimits {
         IngestLimits { max_items: self.max_items }
+    }
+
+    /// The signer of export links and stream tickets: `--secret`, or on the embedded database
+    /// a random one created once in the data directory (so links survive a restart).
+    ///
+    /// # Errors
+    /// A secret that is too short, none with MariaDB, or an unreadable/unwritable secret file.
+    pub fn signer(&self, embedded: bool) -> anyhow::Result<Signer> {
+        if let Some(secret) = &self.secret {
+            if secret.len() < 32 {
+                anyhow::bail!("--secret must be at least 32 characters (e.g. `openssl rand -hex 32`)");
+            }
+            return Ok(Signer::new(secret.as_bytes()));
+        }
+        if !embedded {
+            anyhow::bail!(
+                "--secret (MICRODASH_SECRET) is needed with MariaDB: every api node must sign export \
+                 links and stream tickets with the same secret (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        let path = self.store.data_dir.join("secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Ok(Signer::new(existing.trim().as_bytes()));
+        }
+        std::fs::create_dir_all(&self.store.data_dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", self.store.data_dir.display()))?;
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        write_private(&path, &secret).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        tracing::info!(path = %path.display(), "Created the secret that signs export links and stream tickets.");
+        Ok(Signer::new(secret.as_bytes()))
+    }
+
+    /// Live stream limits and sizes.
+    pub fn live(&self) -> LiveOptions {
+        LiveOptions {
+            max_streams_per_tenant: self.live_max_streams_per_tenant,
+            max_streams_per_node: self.live_max_streams,
+            ..LiveOptions::default()
+        }
+    }
+}
+
+/// Writes a file only its owner can read (the secret must not leak to other local users).
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(content.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let argv = ["microdash", "serve"].iter().chain(args);
+        match Cli::parse_from(argv).command {
+            Command::Serve(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_embedded_secret_is_created_once_and_kept_so_links_survive_a_restart() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let args = serve(&["--data-dir", dir.path().to_str().unwrap()]);
+        let first = args.signer(true).unwrap().sign(b"link");
+        assert_eq!(args.signer(true).unwrap().sign(b"link"), first, "same secret after a restart");
+        let other = tempfile::TempDir::new().unwrap();
+        let elsewhere = serve(&["--data-dir", other.path().to_str().unwrap()]);
+        assert_ne!(elsewhere.signer(true).unwrap().sign(b"link"), first, "random per installation");
+    }
+
+    #[test]
+    fn a_given_secret_is_shared_and_a_short_or_missing_one_is_refused_where_it_must_be() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let a = serve(&["--secret", secret, "--data-dir", "/nonexistent/a"]).signer(false).unwrap();
+        let b = serve(&["--secret", secret, "--data-dir", "/nonexistent/b"]).signer(false).unwrap();
+        assert_eq!(a.sign(b"link"), b.sign(b"link"), "two api nodes with one secret agree");
+        let short = serve(&["--secret", "short"]).signer(true).unwrap_err().to_string();
+        assert!(short.contains("at least 32"), "{short}");
+        let none = serve(&[]).signer(false).unwrap_err().to_string();
+        assert!(none.contains("--secret") && none.contains("MariaDB"), "{none}");
     }
 }

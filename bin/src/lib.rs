@@ -37,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(args) => roles::run(args, app::Roles::API).await,
         Command::Worker(args) => roles::run(args, app::Roles::WORKER).await,
         Command::Scheduler(args) => roles::run(args, app::Roles::SCHEDULER).await,
+        Command::Bridge(args) => roles::bridge::run(args).await,
         Command::Queue(cmd) => queue::run(cmd).await,
         Command::Tenant(cmd) => admin::tenant(cmd).await,
         Command::Token(cmd) => admin::token(cmd).await,

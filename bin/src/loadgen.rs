@@ -10,13 +10,17 @@
 //! - `query`: counting what is queryable (pre-flight, visibility probes, drain).
 //! - `stats`, `process`: percentiles; CPU and memory from `/proc`.
 //! - `report`: the final report, as text or JSON.
+//! - `sse`: the `--sse` mode: live streams open while samples go in; 202-to-event latency.
+//! - `mqtt`: the `--mqtt` mode: QoS 1 publishers at the MQTT endpoint; PUBACK rate and latency.
 
 mod args;
+mod mqtt;
 mod plan;
 mod process;
 mod query;
 mod report;
 mod send;
+mod sse;
 mod stats;
 
 use std::sync::Arc;
@@ -44,6 +48,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// samples still not queryable after `--drain-timeout` (the report is printed first).
 pub async fn run(args: LoadgenArgs) -> anyhow::Result<()> {
     args.validate()?;
+    if let Some(streams) = args.sse {
+        return sse::run(&args, streams).await;
+    }
+    if args.mqtt.mqtt {
+        return mqtt::run(&args).await;
+    }
     let metric = args.metric_name();
     let plan =
         Plan::new(args.samples, args.batch as u64, args.series, chrono::Utc::now().timestamp_millis())?;

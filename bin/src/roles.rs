@@ -3,6 +3,7 @@
 //! Redis, so each scales on its own: N api nodes behind a load balancer, N workers in one
 //! consumer group, schedulers of which one is active (leader lock) and the others stand by.
 
+pub mod bridge;
 pub mod serve;
 
 use crate::app::{App, Roles};
@@ -17,6 +18,7 @@ pub async fn run(args: ServeArgs, roles: Roles) -> anyhow::Result<()> {
     if let Some(addr) = app.http_addr() {
         if roles.api {
             serve::announce(&format!("http://{addr}"));
+            serve::announce_mqtt(&app);
         } else {
             tracing::info!(%addr, "Serving /healthz and /readyz.");
         }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use microdash_adapter_sql::{MariaDbStore, SqliteStore};
 use microdash_usecases::ports::{
-    AgentRegistry, AgentRegistryRef, HealthCheck, HealthCheckRef, SampleStore, SampleStoreRef, TenantRepo,
-    TenantRepoRef, TokenRepo, TokenRepoRef,
+    AgentRegistry, AgentRegistryRef, HealthCheck, HealthCheckRef, RetentionStore, RetentionStoreRef,
+    RollupProgress, RollupProgressRef, RollupStore, RollupStoreRef, SampleStore, SampleStoreRef,
+    SeriesReader, SeriesReaderRef, TenantRepo, TenantRepoRef, TokenRepo, TokenRepoRef,
 };
 
 use crate::config::{Database, StoreArgs};
@@ -23,6 +24,14 @@ pub struct Storage {
     pub samples: SampleStoreRef,
     /// Agents seen.
     pub agents: AgentRegistryRef,
+    /// Series and their raw points, for history queries and exports.
+    pub series: SeriesReaderRef,
+    /// 1m/5m rollups.
+    pub rollups: RollupStoreRef,
+    /// How far the rollup job got, and the buckets late samples touched.
+    pub progress: RollupProgressRef,
+    /// Chunked deletes of expired data.
+    pub retention: RetentionStoreRef,
     /// Readiness of the database.
     pub health: HealthCheckRef,
     handle: Handle,
@@ -65,13 +74,26 @@ impl Storage {
 
     fn over<S>(store: Arc<S>, handle: Handle) -> Self
     where
-        S: TenantRepo + TokenRepo + SampleStore + AgentRegistry + HealthCheck + 'static,
+        S: TenantRepo
+            + TokenRepo
+            + SampleStore
+            + AgentRegistry
+            + SeriesReader
+            + RollupStore
+            + RollupProgress
+            + RetentionStore
+            + HealthCheck
+            + 'static,
     {
         Self {
             tenants: store.clone(),
             tokens: store.clone(),
             samples: store.clone(),
             agents: store.clone(),
+            series: store.clone(),
+            rollups: store.clone(),
+            progress: store.clone(),
+            retention: store.clone(),
             health: store,
             handle,
         }

@@ -3,7 +3,7 @@
 
 use microdash_domain::tenant::{InvalidSlug, NewTenant};
 use microdash_domain::token::{TOKEN_PREFIX, TokenSecret};
-use microdash_domain::{ApiToken, Tenant, TenantSlug, TokenId};
+use microdash_domain::{ApiToken, Retention, Tenant, TenantSlug, TokenId};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
@@ -84,6 +84,19 @@ impl AdminService {
         let tenant = self.tenant(slug).await?;
         self.tenants.set_quota(tenant.id, samples_per_minute).await.map_err(AdminError::Store)?;
         Ok(Tenant { samples_per_minute, ..tenant })
+    }
+
+    /// Sets how long each resolution of a tenant's data is kept. The retention job applies it
+    /// on its next run.
+    ///
+    /// # Errors
+    /// [`AdminError::InvalidValue`] when the values break the rules of
+    /// [`Retention::validate`], [`AdminError::UnknownTenant`], [`AdminError::Store`].
+    pub async fn set_retention(&self, slug: &str, retention: Retention) -> Result<Tenant, AdminError> {
+        retention.validate().map_err(|e| AdminError::InvalidValue(format!("--{e}")))?;
+        let tenant = self.tenant(slug).await?;
+        self.tenants.set_retention(tenant.id, retention).await.map_err(AdminError::Store)?;
+        Ok(Tenant { retention, ..tenant })
     }
 
     /// Creates a token; the secret is returned here and never again.

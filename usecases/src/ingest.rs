@@ -1,13 +1,23 @@
 //! Ingest: a batch of samples from an authenticated client into the queue, or a precise reason
 //! why not. The answer is only "accepted" once the queue has the batch.
+//!
+//! HTTP sends one JSON batch per request ([`IngestService::ingest`]). MQTT validates each
+//! message alone ([`IngestService::parse_message`]) and queues many messages at once
+//! ([`IngestService::ingest_samples`], [`IngestService::ingest_bridged`]); both paths share
+//! the validation rules, the limits and the quota.
+
+mod tenants;
 
 use std::time::Duration;
 
-use microdash_domain::ItemError;
+use microdash_domain::mqtt::MetricsTopic;
 use microdash_domain::wire::{self, ValidationContext, WireError};
+use microdash_domain::{ItemError, Retention, Sample, Tenant, TenantId, Timestamp};
 
 use crate::auth::Principal;
 use crate::ports::{Admission, ClockRef, IngestBatch, IngestQueueRef, QueueError, RateLimiterRef};
+
+pub use tenants::TenantDirectory;
 
 /// Limits on one batch.
 #[derive(Debug, Clone, Copy)]
@@ -107,22 +117,79 @@ impl IngestService {
     pub async fn ingest(&self, who: &Principal, json: &[u8]) -> Result<IngestReceipt, IngestError> {
         let now = self.clock.now();
         let ctx = ValidationContext { now, max_age: who.retention.longest() };
-        let samples = wire::parse_batch(json, &ctx, self.limits.max_items).map_err(|e| match e {
-            WireError::Malformed(m) => IngestError::Malformed(m),
-            WireError::Empty => IngestError::Empty,
-            WireError::TooManyItems { count, max } => IngestError::TooManyItems { count, max },
-            WireError::Invalid(errors) => IngestError::Invalid(errors),
-        })?;
+        let samples = wire::parse_batch(json, &ctx, self.limits.max_items).map_err(IngestError::from)?;
         tracing::Span::current().record("items", samples.len());
+        self.admit_and_enqueue(&token_budget(who), who.samples_per_minute, who.tenant, now, samples).await
+    }
+
+    /// Parses and validates one MQTT message of a tenant with `retention`, by the rules of
+    /// [`IngestService::ingest`] (same limits, same receive-time stamping). Nothing is charged
+    /// or queued yet: messages are validated one by one, so that a bad one is dropped alone,
+    /// and queued together with [`IngestService::ingest_samples`].
+    ///
+    /// # Errors
+    /// [`IngestError::Malformed`], [`IngestError::Empty`], [`IngestError::TooManyItems`] or
+    /// [`IngestError::Invalid`], as for an HTTP request with this payload.
+    pub fn parse_message(
+        &self,
+        retention: &Retention,
+        topic: &MetricsTopic,
+        payload: &[u8],
+    ) -> Result<Vec<Sample>, IngestError> {
+        let ctx = ValidationContext { now: self.clock.now(), max_age: retention.longest() };
+        topic.parse_payload(payload, &ctx, self.limits.max_items).map_err(IngestError::from)
+    }
+
+    /// Charges the token's quota and enqueues samples from [`IngestService::parse_message`],
+    /// typically coalesced from many messages of that token into one queue entry. The quota
+    /// and the outcome are those of an HTTP request carrying the same samples.
+    ///
+    /// # Errors
+    /// [`IngestError::BatchOverQuota`], [`IngestError::QuotaExceeded`] or
+    /// [`IngestError::Unavailable`]; on any error nothing was queued.
+    #[tracing::instrument(name = "ingest.samples", skip_all, fields(tenant = %who.tenant_slug, items = samples.len()))]
+    pub async fn ingest_samples(
+        &self,
+        who: &Principal,
+        samples: Vec<Sample>,
+    ) -> Result<IngestReceipt, IngestError> {
+        let now = self.clock.now();
+        self.admit_and_enqueue(&token_budget(who), who.samples_per_minute, who.tenant, now, samples).await
+    }
+
+    /// Like [`IngestService::ingest_samples`], for messages bridged from an external broker.
+    /// That broker authenticated the device and enforced its topic ACL, so there is no token:
+    /// the samples are charged to one bridge budget per tenant, as large as one token's quota.
+    ///
+    /// # Errors
+    /// As [`IngestService::ingest_samples`].
+    #[tracing::instrument(name = "ingest.bridged", skip_all, fields(tenant = %tenant.slug, items = samples.len()))]
+    pub async fn ingest_bridged(
+        &self,
+        tenant: &Tenant,
+        samples: Vec<Sample>,
+    ) -> Result<IngestReceipt, IngestError> {
+        let now = self.clock.now();
+        let budget = format!("bridge:{}", tenant.id);
+        self.admit_and_enqueue(&budget, tenant.samples_per_minute, tenant.id, now, samples).await
+    }
+
+    async fn admit_and_enqueue(
+        &self,
+        budget: &str,
+        per_minute: u64,
+        tenant: TenantId,
+        received_at: Timestamp,
+        samples: Vec<Sample>,
+    ) -> Result<IngestReceipt, IngestError> {
         let count = samples.len();
-        if count as u64 > who.samples_per_minute {
-            return Err(IngestError::BatchOverQuota { count, per_minute: who.samples_per_minute });
+        if count as u64 > per_minute {
+            return Err(IngestError::BatchOverQuota { count, per_minute });
         }
-        let key = format!("token:{}", who.token_id);
-        match self.limiter.acquire(&key, count as u64, who.samples_per_minute).await {
+        match self.limiter.acquire(budget, count as u64, per_minute).await {
             Ok(Admission::Granted) => {}
             Ok(Admission::Denied { retry_after }) => {
-                return Err(IngestError::QuotaExceeded { per_minute: who.samples_per_minute, retry_after });
+                return Err(IngestError::QuotaExceeded { per_minute, retry_after });
             }
             Err(e) => {
                 return Err(IngestError::Unavailable {
@@ -132,8 +199,7 @@ impl IngestService {
             }
         }
         let request_id = uuid::Uuid::now_v7().to_string();
-        let batch =
-            IngestBatch { request_id: request_id.clone(), tenant: who.tenant, received_at: now, samples };
+        let batch = IngestBatch { request_id: request_id.clone(), tenant, received_at, samples };
         self.queue.enqueue(batch).await.map_err(|e| match e {
             QueueError::Full { retry_after } => {
                 IngestError::Unavailable { reason: e.to_string(), retry_after }
@@ -143,6 +209,23 @@ impl IngestService {
             }
         })?;
         Ok(IngestReceipt { request_id, accepted: count })
+    }
+}
+
+/// The rate-limiter key of a token: HTTP and the MQTT endpoint share it, so a token has one
+/// quota however it sends.
+fn token_budget(who: &Principal) -> String {
+    format!("token:{}", who.token_id)
+}
+
+impl From<WireError> for IngestError {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Malformed(m) => IngestError::Malformed(m),
+            WireError::Empty => IngestError::Empty,
+            WireError::TooManyItems { count, max } => IngestError::TooManyItems { count, max },
+            WireError::Invalid(errors) => IngestError::Invalid(errors),
+        }
     }
 }
 

@@ -12,7 +12,11 @@ mod ingest_queue;
 mod leader_lock;
 mod live_bus;
 mod rate_limiter;
+mod retention_store;
+mod rollup_progress;
+mod rollup_store;
 mod sample_store;
+mod series_reader;
 mod tenant_repo;
 mod token_repo;
 
@@ -23,7 +27,11 @@ pub use ingest_queue::*;
 pub use leader_lock::*;
 pub use live_bus::*;
 pub use rate_limiter::*;
+pub use retention_store::*;
+pub use rollup_progress::*;
+pub use rollup_store::*;
 pub use sample_store::*;
+pub use series_reader::*;
 pub use tenant_repo::*;
 pub use token_repo::*;
 

@@ -1,12 +1,16 @@
 //! One `#[OpenApi]` struct per resource.
 
 mod agents;
+mod exports;
 mod health;
 mod metrics;
+mod stream;
 
 pub use agents::AgentsApi;
+pub use exports::ExportsApi;
 pub use health::HealthApi;
 pub use metrics::MetricsApi;
+pub use stream::StreamApi;
 
 use poem_openapi::Tags;
 
@@ -19,4 +23,8 @@ pub(crate) enum ApiTags {
     Agents,
     /// Liveness and readiness probes.
     Health,
+    /// Live samples: Server-Sent Events, stream tickets and the long-poll fallback.
+    Live,
+    /// CSV exports behind signed links.
+    Exports,
 }

@@ -12,13 +12,20 @@
 //! | `quota_exceeded` | 429 | the token's per-minute quota is used up (`Retry-After`) |
 //! | `unavailable` | 503 | queue full or unreachable, store unreachable (`Retry-After`) |
 //! | `invalid_parameter` | 400 | a query parameter is wrong (`errors[].field` names it) |
+//! | `unknown_agent` | 404 | the tenant has no agent with this id |
+//! | `invalid_link` | 403 | an export link that was changed or not made by this deployment |
+//! | `link_expired` | 403 | a genuine export link past its expiry |
+//! | `invalid_ticket` | 401 | a stream ticket that is malformed, altered or from another deployment |
+//! | `ticket_expired` | 401 | a genuine stream ticket past its minute |
+//! | `forbidden` | 403 | the credential belongs to another tenant than the one in the URL |
+//! | `too_many_streams` | 429 | the live stream limit of the tenant or the server is reached (`Retry-After`) |
 //! | `not_found` | 404 | no such route |
 //! | `method_not_allowed` | 405 | wrong method for the route |
 //! | `internal` | 500 | a bug; the log has the details under `request_id` |
 
 use microdash_domain::ItemError;
 use microdash_usecases::ports::StoreError;
-use microdash_usecases::{AuthError, IngestError, QueryError};
+use microdash_usecases::{AuthError, ExportError, IngestError, LiveError, QueryError};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
@@ -90,6 +97,16 @@ impl ApiError {
         let mut e = Self::new(status, code, public);
         e.body.request_id = Some(request_id);
         e
+    }
+
+    /// No credential on a live endpoint, which also takes a stream ticket.
+    pub(crate) fn missing_stream_credential() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing credential: pass `?ticket=` (from POST /api/v1/stream/tickets) or send \
+             `Authorization: Bearer <token>` or `X-API-Token: <token>`",
+        )
     }
 
     /// Maps poem's own extractor errors (missing token, wrong content type, bad parameter,
@@ -196,6 +213,11 @@ impl From<QueryError> for ApiError {
                 err.body.errors = Some(vec![FieldErrorBody { index: None, field: field.into(), message }]);
                 err
             }
+            QueryError::UnknownAgent(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown_agent",
+                format!("no agent '{id}'; GET /api/v1/agents lists the agents"),
+            ),
             QueryError::Store(s @ StoreError::Unavailable { .. }) => Self::server_side(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -206,6 +228,61 @@ impl From<QueryError> for ApiError {
             QueryError::Store(s) => {
                 Self::server_side(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", &s)
             }
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        let message = e.to_string();
+        match e {
+            ExportError::Query(q) => q.into(),
+            ExportError::LinkInvalid => Self::new(StatusCode::FORBIDDEN, "invalid_link", message),
+            ExportError::LinkExpired(_) => Self::new(StatusCode::FORBIDDEN, "link_expired", message),
+            ExportError::Store(s) => QueryError::Store(s).into(),
+        }
+    }
+}
+
+/// How long a client refused for too many streams should wait: streams end when viewers
+/// leave, which takes seconds, not milliseconds.
+const STREAM_LIMIT_RETRY_S: u64 = 5;
+
+impl From<LiveError> for ApiError {
+    fn from(e: LiveError) -> Self {
+        let message = e.to_string();
+        match e {
+            LiveError::InvalidTicket => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_ticket",
+                format!("{message}; get one from POST /api/v1/stream/tickets"),
+            ),
+            LiveError::TicketExpired => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "ticket_expired",
+                "the stream ticket has expired; get a new one from POST /api/v1/stream/tickets",
+            ),
+            LiveError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            LiveError::TooManyStreams { .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message)
+                    .retry_after(STREAM_LIMIT_RETRY_S)
+            }
+            LiveError::InvalidParameter { field, message } => {
+                let mut err =
+                    Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", format!("{field}: {message}"));
+                err.body.errors = Some(vec![FieldErrorBody { index: None, field: field.into(), message }]);
+                err
+            }
+            LiveError::ShuttingDown => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message).retry_after(1)
+            }
+            LiveError::Bus(bus) => Self::server_side(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "live updates are unavailable; retry shortly",
+                &bus,
+            )
+            .retry_after(1),
         }
     }
 }

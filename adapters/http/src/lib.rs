@@ -4,25 +4,30 @@
 //! Not for: business rules (they live in `usecases` and `domain`) or serving the dashboard.
 //!
 //! # Layout
-//! - [`api`]: one `#[OpenApi]` struct per resource (metrics, agents, health).
+//! - [`api`]: one `#[OpenApi]` struct per resource (metrics, agents, health, live stream, exports).
 //! - `auth`: the two ways to present a token (Bearer, `X-API-Token`).
 //! - `error`: the one place where statuses and error codes are chosen.
+//! - `listener`: the TCP acceptor, with `TCP_NODELAY` so that live events leave at once.
 //! - `payload`: the ingest body, read with a size limit and parsed by the domain's wire format.
 
 pub mod api;
 mod auth;
 mod error;
+mod listener;
 mod payload;
 
 use std::sync::Arc;
 
-use microdash_usecases::{AuthService, HealthService, IngestService, QueryService};
+use microdash_usecases::{
+    AuthService, ExportService, HealthService, IngestService, LiveService, QueryService,
+};
 use poem::endpoint::BoxEndpoint;
 use poem::middleware::Tracing;
 use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
 pub use error::ErrorBody;
+pub use listener::NoDelayAcceptor;
 
 /// The services the API calls.
 #[derive(Clone)]
@@ -35,6 +40,10 @@ pub struct ApiServices {
     pub query: Arc<QueryService>,
     /// Readiness of the dependencies.
     pub health: Arc<HealthService>,
+    /// Live streams, long-polls and stream tickets.
+    pub live: Arc<LiveService>,
+    /// CSV exports behind signed links.
+    pub export: Arc<ExportService>,
 }
 
 /// Limits and settings of the HTTP layer.
@@ -53,11 +62,13 @@ impl Default for HttpOptions {
 /// The OpenAPI service, for the routes and for exporting the document.
 pub fn openapi(
     services: &ApiServices,
-) -> OpenApiService<(api::MetricsApi, api::AgentsApi, api::HealthApi), ()> {
+) -> OpenApiService<(api::MetricsApi, api::AgentsApi, api::HealthApi, api::StreamApi, api::ExportsApi), ()> {
     let apis = (
         api::MetricsApi::new(services.auth.clone(), services.ingest.clone(), services.query.clone()),
         api::AgentsApi::new(services.auth.clone(), services.query.clone()),
         api::HealthApi::new(services.health.clone()),
+        api::StreamApi::new(services.auth.clone(), services.live.clone()),
+        api::ExportsApi::new(services.auth.clone(), services.export.clone()),
     );
     OpenApiService::new(apis, "microdash API", env!("CARGO_PKG_VERSION")).description(
         "Push metrics, read them back. Authenticate with `Authorization: Bearer <token>` or \

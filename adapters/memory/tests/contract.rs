@@ -48,6 +48,11 @@ async fn live_bus_contract() {
 }
 
 #[tokio::test]
+async fn live_bus_numbering_contract() {
+    contract::live_bus_numbers_each_tenants_messages_consecutively(&MemoryLiveBus::new(16)).await;
+}
+
+#[tokio::test]
 async fn rate_limiter_contract() {
     contract::rate_limiter_grants_up_to_the_budget_then_denies(&MemoryRateLimiter::new(Arc::new(
         SystemClock,
@@ -59,4 +64,36 @@ async fn rate_limiter_contract() {
 async fn ingest_queue_contract() {
     let q = MemoryIngestQueue::new(1000);
     contract::ingest_queue_delivers_every_batch_in_order(&q, &q).await;
+}
+
+#[tokio::test]
+async fn series_reader_contract() {
+    let s = MemoryStore::default();
+    contract::series_reader_selects_orders_and_isolates(&s).await;
+    contract::series_reader_reads_points_per_series_with_a_limit(&s).await;
+}
+
+#[tokio::test]
+async fn rollup_store_contract() {
+    contract::rollup_store_replaces_buckets_and_isolates_tenants(&MemoryStore::default()).await;
+    contract::rollup_store_folds_raw_samples_like_the_domain(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn rollup_progress_contract() {
+    let s = MemoryStore::default();
+    contract::rollup_progress_closes_minutes_and_marks_late_samples_dirty(&s).await;
+    contract::rollup_progress_absorbs_late_samples_exactly_once(&s).await;
+}
+
+#[tokio::test]
+async fn retention_store_contract() {
+    contract::retention_store_deletes_in_chunks_and_keeps_dirty_minutes(&MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn tenant_retention_and_agent_interval_contract() {
+    let s = MemoryStore::default();
+    contract::tenant_repo_sets_retention(&s).await;
+    contract::agent_registry_learns_intervals_and_finds_one_agent(&s).await;
 }

@@ -1,10 +1,12 @@
-//! The live bus of the production deployment: the worker `PUBLISH`es each tenant's stored
-//! samples to `{prefix}live:{tenant}`; each api node holds **one** pub/sub connection,
-//! subscribed to the tenants its viewers watch, and fans messages out in process through a
-//! broadcast channel per tenant. A viewer that falls behind gets [`LiveMessage::Lagged`].
+//! The live bus of the production deployment: the worker publishes each tenant's stored
+//! samples to `{prefix}live:{tenant}` with one Lua script that takes the tenant's next id from
+//! `{prefix}live:{tenant}:seq` (`INCR`) and `PUBLISH`es `<id> <json>` atomically, so ids follow
+//! publication order on every node. Each api node holds **one** pub/sub connection, subscribed
+//! to the tenants its viewers watch, and fans messages out in process through a broadcast
+//! channel per tenant. A viewer that falls behind gets [`LiveMessage::Lagged`].
 //!
 //! Not for: delivery guarantees. Pub/sub is best effort; after a reconnection every viewer
-//! gets `Lagged(0)` (an unknown number missed) and reloads history.
+//! gets `Lagged(0)` (an unknown number missed), and the ids of the next messages show the gap.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,9 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use microdash_domain::{Sample, TenantId};
-use microdash_usecases::ports::{LiveBus, LiveBusError, LiveMessage};
+use microdash_usecases::ports::{LiveBus, LiveBusError, LiveMessage, LiveSubscription};
 use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 use tokio::sync::{broadcast, oneshot};
 use tokio_stream::wrappers::BroadcastStream;
@@ -22,6 +23,21 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::options::{ConnectError, RedisOptions};
 use crate::wire;
+
+/// KEYS[1] = the tenant's id counter; ARGV[1] = the samples as JSON, ARGV[2] = the channel.
+/// A missing counter starts from Redis's time in microseconds, above every id given before it
+/// was lost (see the `LiveBus` contract). Numbers go through `%d`: Lua's default formatting
+/// would write a 16-digit id in exponent notation.
+const PUBLISH_SCRIPT: &str = r"
+local id = redis.call('INCR', KEYS[1])
+if id == 1 then
+  local t = redis.call('TIME')
+  id = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', KEYS[1], string.format('%d', id))
+end
+redis.call('PUBLISH', ARGV[2], string.format('%d', id) .. ' ' .. ARGV[1])
+return id
+";
 
 /// First pause before reconnecting the pub/sub connection; doubles up to [`RECONNECT_MAX`].
 const RECONNECT_MIN: Duration = Duration::from_millis(50);
@@ -32,6 +48,7 @@ const RECONNECT_MAX: Duration = Duration::from_secs(2);
 pub struct RedisLiveBus {
     shared: Arc<Shared>,
     publisher: ConnectionManager,
+    script: redis::Script,
     /// Dropped with the bus, which stops the receiving task.
     _stop: oneshot::Sender<()>,
 }
@@ -69,54 +86,73 @@ impl RedisLiveBus {
         });
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(receive(shared.clone(), stream, stopped));
-        Ok(Self { shared, publisher, _stop: stop })
+        Ok(Self { shared, publisher, script: redis::Script::new(PUBLISH_SCRIPT), _stop: stop })
     }
 }
 
 #[async_trait]
 impl LiveBus for RedisLiveBus {
     async fn publish(&self, tenant: TenantId, samples: Arc<Vec<Sample>>) -> Result<(), LiveBusError> {
-        let channel = self.shared.options.live_channel(tenant);
-        redis::cmd("PUBLISH")
-            .arg(channel)
+        self.script
+            .key(seq_key(&self.shared.options, tenant))
             .arg(wire::encode_samples(&samples))
-            .query_async::<u64>(&mut self.publisher.clone())
+            .arg(self.shared.options.live_channel(tenant))
+            .invoke_async::<u64>(&mut self.publisher.clone())
             .await
             .map(drop)
             .map_err(|e| LiveBusError::Unavailable(e.to_string()))
     }
 
-    async fn subscribe(&self, tenant: TenantId) -> Result<BoxStream<'static, LiveMessage>, LiveBusError> {
+    async fn subscribe(&self, tenant: TenantId) -> Result<LiveSubscription, LiveBusError> {
         let channel = self.shared.options.live_channel(tenant);
-        let mut sink = self.shared.sink.lock().await;
-        let existing = self.shared.channels().get(&channel).map(broadcast::Sender::subscribe);
-        let rx = match existing {
-            Some(rx) => rx,
-            None => {
-                let Some(sink) = sink.as_mut() else {
-                    return Err(LiveBusError::Unavailable("reconnecting to Redis pub/sub".into()));
-                };
-                // Registered before SUBSCRIBE, so nothing that arrives right after is dropped.
-                let rx = self
-                    .shared
-                    .channels()
-                    .entry(channel.clone())
-                    .or_insert_with(|| self.shared.sender())
-                    .subscribe();
-                if let Err(e) = sink.subscribe(&channel).await {
-                    self.shared.channels().remove(&channel);
-                    return Err(LiveBusError::Unavailable(e.to_string()));
+        let rx = {
+            let mut sink = self.shared.sink.lock().await;
+            let existing = self.shared.channels().get(&channel).map(broadcast::Sender::subscribe);
+            match existing {
+                Some(rx) => rx,
+                None => {
+                    let Some(sink) = sink.as_mut() else {
+                        return Err(LiveBusError::Unavailable("reconnecting to Redis pub/sub".into()));
+                    };
+                    // Registered before SUBSCRIBE, so nothing that arrives right after is dropped.
+                    let rx = self
+                        .shared
+                        .channels()
+                        .entry(channel.clone())
+                        .or_insert_with(|| self.shared.sender())
+                        .subscribe();
+                    if let Err(e) = sink.subscribe(&channel).await {
+                        self.shared.channels().remove(&channel);
+                        return Err(LiveBusError::Unavailable(e.to_string()));
+                    }
+                    rx
                 }
-                rx
             }
         };
-        Ok(BroadcastStream::new(rx)
-            .map(|m| match m {
-                Ok(m) => m,
-                Err(BroadcastStreamRecvError::Lagged(n)) => LiveMessage::Lagged(n),
+        // Read once the subscription is in place: every later message has a larger id and
+        // arrives on `rx`; those up to `last_id` that are still in flight are dropped below.
+        let last_id: Option<u64> = redis::cmd("GET")
+            .arg(seq_key(&self.shared.options, tenant))
+            .query_async(&mut self.publisher.clone())
+            .await
+            .map_err(|e| LiveBusError::Unavailable(e.to_string()))?;
+        let last_id = last_id.unwrap_or(0);
+        let messages = BroadcastStream::new(rx)
+            .filter_map(move |m| {
+                std::future::ready(match m {
+                    Ok(LiveMessage::Samples { id, .. }) if id <= last_id => None,
+                    Ok(m) => Some(m),
+                    Err(BroadcastStreamRecvError::Lagged(n)) => Some(LiveMessage::Lagged(n)),
+                })
             })
-            .boxed())
+            .boxed();
+        Ok(LiveSubscription { last_id, messages })
     }
+}
+
+/// The counter of a tenant's message ids.
+fn seq_key(options: &RedisOptions, tenant: TenantId) -> String {
+    format!("{}:seq", options.live_channel(tenant))
 }
 
 impl Shared {
@@ -135,9 +171,9 @@ impl Shared {
         if tx.receiver_count() == 0 {
             return false;
         }
-        match wire::decode_samples(msg.get_payload_bytes()) {
+        match decode_message(msg.get_payload_bytes()) {
             // Fails only when the last viewer just left; the next message unsubscribes.
-            Ok(samples) => drop(tx.send(LiveMessage::Samples(Arc::new(samples)))),
+            Ok((id, samples)) => drop(tx.send(LiveMessage::Samples { id, samples: Arc::new(samples) })),
             Err(error) => {
                 tracing::warn!(error = %error, channel = msg.get_channel_name(), "Undecodable live message skipped.")
             }
@@ -183,6 +219,17 @@ impl Shared {
         }
         Ok(stream)
     }
+}
+
+/// Splits a published `<id> <json>` message.
+fn decode_message(payload: &[u8]) -> Result<(u64, Vec<Sample>), String> {
+    let space = payload.iter().position(|&b| b == b' ').ok_or("no id")?;
+    let id = std::str::from_utf8(&payload[..space])
+        .ok()
+        .and_then(|id| id.parse().ok())
+        .ok_or("the id is not a number")?;
+    let samples = wire::decode_samples(&payload[space + 1..]).map_err(|e| e.to_string())?;
+    Ok((id, samples))
 }
 
 /// The one receiving task: fans messages out, reconnects when the connection drops.

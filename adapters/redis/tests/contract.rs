@@ -23,6 +23,13 @@ async fn live_bus_contract() {
 }
 
 #[tokio::test]
+async fn live_bus_numbering_contract() {
+    let redis = TestRedis::new();
+    let bus = RedisLiveBus::connect(redis.options.clone(), 16).await.unwrap();
+    contract::live_bus_numbers_each_tenants_messages_consecutively(&bus).await;
+}
+
+#[tokio::test]
 async fn rate_limiter_contract() {
     let redis = TestRedis::new();
     let limiter = RedisRateLimiter::connect(redis.options.clone()).await.unwrap();

@@ -37,11 +37,64 @@ async fn samples_published_on_one_node_reach_viewers_on_another() {
     worker.publish(tenant, samples(1.0)).await.unwrap();
     worker.publish(tenant, samples(2.0)).await.unwrap();
 
-    for viewer in [&mut first, &mut second] {
+    let mut seen = Vec::new();
+    for viewer in [&mut first.messages, &mut second.messages] {
         let got: Vec<_> =
             tokio::time::timeout(WAIT, viewer.take(2).collect::<Vec<_>>()).await.expect("in time");
-        assert_eq!(got, vec![LiveMessage::Samples(samples(1.0)), LiveMessage::Samples(samples(2.0))]);
+        seen.push(got);
     }
+    assert_eq!(first.last_id, 0, "nothing was published before");
+    let Some(LiveMessage::Samples { id, .. }) = seen[0].first().cloned() else { panic!("{seen:?}") };
+    assert!(id > 1_700_000_000_000_000, "the first id starts from the time in microseconds: {id}");
+    let expected = vec![
+        LiveMessage::Samples { id, samples: samples(1.0) },
+        LiveMessage::Samples { id: id + 1, samples: samples(2.0) },
+    ];
+    assert_eq!(seen, vec![expected.clone(), expected], "both viewers, same ids");
+}
+
+#[tokio::test]
+async fn ids_mean_the_same_message_on_every_node_and_survive_a_new_subscription() {
+    let redis = TestRedis::new();
+    let (node_a, node_b) = (
+        RedisLiveBus::connect(redis.options.clone(), 16).await.unwrap(),
+        RedisLiveBus::connect(redis.options.clone(), 16).await.unwrap(),
+    );
+    let worker = RedisLiveBus::connect(redis.options.clone(), 16).await.unwrap();
+    let tenant = TenantId::new(3);
+    worker.publish(tenant, samples(0.0)).await.unwrap();
+    let mut on_a = node_a.subscribe(tenant).await.unwrap();
+    worker.publish(tenant, samples(1.0)).await.unwrap();
+    let mut on_b = node_b.subscribe(tenant).await.unwrap();
+    assert_eq!(on_b.last_id, on_a.last_id + 1, "node b subscribed after the second message");
+    worker.publish(tenant, samples(2.0)).await.unwrap();
+
+    let a: Vec<_> =
+        tokio::time::timeout(WAIT, on_a.messages.by_ref().take(2).collect::<Vec<_>>()).await.unwrap();
+    let b = tokio::time::timeout(WAIT, on_b.messages.next()).await.unwrap().unwrap();
+    assert_eq!(a[1], b, "the third message has the same id on both nodes");
+    assert_eq!(b, LiveMessage::Samples { id: on_a.last_id + 2, samples: samples(2.0) });
+}
+
+#[tokio::test]
+async fn a_lost_counter_starts_again_above_every_id_given_before() {
+    let redis = TestRedis::new();
+    let bus = RedisLiveBus::connect(redis.options.clone(), 16).await.unwrap();
+    let tenant = TenantId::new(4);
+    bus.publish(tenant, samples(0.0)).await.unwrap();
+    let before = bus.subscribe(tenant).await.unwrap().last_id;
+    let counter = format!("{}live:4:seq", redis.options.key_prefix);
+    let _: () = redis::cmd("DEL").arg(&counter).query(&mut redis.raw()).unwrap();
+
+    let mut sub = bus.subscribe(tenant).await.unwrap();
+    assert_eq!(sub.last_id, 0, "the counter is gone");
+    bus.publish(tenant, samples(1.0)).await.unwrap();
+    let Some(LiveMessage::Samples { id, .. }) =
+        tokio::time::timeout(WAIT, sub.messages.next()).await.unwrap()
+    else {
+        panic!("expected samples")
+    };
+    assert!(id > before + 1, "a jump, never a repeat: {id} after {before}");
 }
 
 #[tokio::test]
@@ -86,11 +139,17 @@ async fn a_viewer_that_falls_behind_is_told_how_much_it_missed() {
     }
     // Messages arrive in order on the one connection: once the marker is here, all ten are.
     api.publish(marker_tenant, samples(0.0)).await.unwrap();
-    tokio::time::timeout(WAIT, marker.next()).await.expect("marker in time");
+    tokio::time::timeout(WAIT, marker.messages.next()).await.expect("marker in time");
 
-    let got: Vec<_> = tokio::time::timeout(WAIT, slow.by_ref().take(3).collect::<Vec<_>>()).await.unwrap();
+    let got: Vec<_> =
+        tokio::time::timeout(WAIT, slow.messages.by_ref().take(3).collect::<Vec<_>>()).await.unwrap();
+    let Some(LiveMessage::Samples { id, .. }) = got.get(1).cloned() else { panic!("{got:?}") };
     assert_eq!(
         got,
-        vec![LiveMessage::Lagged(8), LiveMessage::Samples(samples(8.0)), LiveMessage::Samples(samples(9.0))]
+        vec![
+            LiveMessage::Lagged(8),
+            LiveMessage::Samples { id, samples: samples(8.0) },
+            LiveMessage::Samples { id: id + 1, samples: samples(9.0) }
+        ]
     );
 }

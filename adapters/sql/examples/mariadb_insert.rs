@@ -123,6 +123,7 @@ async fn check_count(store: &MariaDbStore, tenant: TenantId) {
     let query = microdash_usecases::ports::RawQuery {
         metric: MetricName::new("bench.value").unwrap(),
         agent: None,
+        tags: Tags::empty(),
         start: Timestamp::from_millis(T0),
         end: Timestamp::from_millis(T0 + (SAMPLES / SERIES) as i64),
         limit: 1,

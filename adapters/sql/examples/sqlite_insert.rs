@@ -89,6 +89,7 @@ async fn time_queries(store: &SqliteStore, tenant: microdash_domain::TenantId) {
         let query = RawQuery {
             metric: MetricName::new("bench.value").unwrap(),
             agent: agent.clone(),
+            tags: Tags::empty(),
             start: Timestamp::from_millis(T0),
             end: Timestamp::from_millis(T0 + (SAMPLES / SERIES) as i64),
             limit: 10_000,

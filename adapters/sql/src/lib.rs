@@ -6,9 +6,10 @@
 //! # Layout
 //! - [`sqlite`]: [`SqliteStore`] and its [`SqliteOptions`]; one file per port under
 //!   `sqlite/` (`tenants`, `tokens`, `samples` with the `series` id cache, `agents`,
-//!   `health`).
+//!   `health`, `series_reader`, `rollups`, `progress`, `retention`).
 //! - [`mariadb`]: [`MariaDbStore`] and its [`MariaDbOptions`], with the same files under
 //!   `mariadb/`.
+//! - `history`: bucket rows, late-sample marks and series selection, shared by both stores.
 //! - `series_cache`, `stored` and `rows`: what both stores share (the series-id cache, the stored
 //!   forms of agents and tags, grouping points into series, rows and their domain conversions).
 //! - `error`: the one place where `sqlx` errors become [`StoreError`] variants.
@@ -20,6 +21,7 @@
 //! [`StoreError`]: microdash_usecases::ports::StoreError
 
 mod error;
+mod history;
 pub mod mariadb;
 mod rows;
 mod series_cache;

@@ -9,8 +9,12 @@
 
 mod agents;
 mod health;
+mod progress;
+mod retention;
+mod rollups;
 mod samples;
 mod series;
+mod series_reader;
 mod tenants;
 mod tokens;
 

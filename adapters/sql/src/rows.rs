@@ -122,7 +122,16 @@ pub(crate) struct AgentRow {
     last_seen: i64,
     last_sample_at: i64,
     samples: i64,
+    interval_ms: Option<i64>,
 }
+
+/// Every column of [`AgentRow`], as a literal for `concat!`.
+macro_rules! agent_columns {
+    () => {
+        "agent_id, first_seen, last_seen, last_sample_at, samples, interval_ms"
+    };
+}
+pub(crate) use agent_columns;
 
 impl TryFrom<AgentRow> for AgentInfo {
     type Error = StoreError;
@@ -134,6 +143,7 @@ impl TryFrom<AgentRow> for AgentInfo {
             last_seen: Timestamp::from_millis(row.last_seen),
             last_sample_at: Timestamp::from_millis(row.last_sample_at),
             samples: u64::try_from(row.samples).unwrap_or_default(),
+            interval: row.interval_ms.and_then(|ms| u64::try_from(ms).ok()).map(Duration::from_millis),
         })
     }
 }

@@ -68,6 +68,18 @@ pub struct LoadgenArgs {
     /// Print the report as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Live-stream mode: keep this many SSE streams open (opened with stream tickets, like a
+    /// browser) while sending one sample per request at `--rate` (default 1000/s) for
+    /// `--duration` (default 30s); report the time from each 202 to the sample's arrival on
+    /// every stream and, with `--server-pid`, the server's RSS with the streams open and idle.
+    /// `--samples` and `--batch` do not apply.
+    #[arg(long, value_name = "STREAMS")]
+    pub sse: Option<usize>,
+
+    /// MQTT mode (`--mqtt` and its options).
+    #[command(flatten)]
+    pub mqtt: super::mqtt::MqttArgs,
 }
 
 impl LoadgenArgs {
@@ -85,6 +97,7 @@ impl LoadgenArgs {
         )?;
         check(self.concurrency > 0, "--concurrency must be at least 1".into())?;
         check(self.series > 0, "--series must be at least 1".into())?;
+        check(self.sse != Some(0), "--sse must be at least 1 stream".into())?;
         if let Some(rate) = self.rate {
             check(rate.is_finite() && rate > 0.0, format!("--rate {rate} must be a positive number"))?;
         }

@@ -18,6 +18,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         welcome(&url, tenant.slug.as_str(), &secret);
     }
     announce(&url);
+    announce_mqtt(&app);
     app.run(shutdown_signal()).await
 }
 
@@ -46,6 +47,15 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received; shutting down."),
         () = term => tracing::info!("SIGTERM received; shutting down."),
+    }
+}
+
+/// Prints where devices publish, when this process runs the MQTT endpoint.
+#[allow(clippy::print_stdout)]
+pub(crate) fn announce_mqtt(app: &App) {
+    if let Some(addr) = app.mqtt_addr() {
+        let tls = app.mqtts_addr().map_or(String::new(), |a| format!(" and mqtts://{a}"));
+        println!("MQTT device endpoint on mqtt://{addr}{tls} (user name: tenant slug, password: API token)");
     }
 }
 

@@ -5,4 +5,6 @@ mod cli;
 mod compose;
 mod helpers;
 mod ingest;
+mod live;
+mod mqtt;
 mod shutdown;

@@ -81,6 +81,8 @@ impl Stack {
             &self.prefix,
             "--queue-claim-idle",
             "2",
+            "--secret",
+            "fault-tests-secret-of-at-least-32-characters",
         ]
         .map(str::to_string)
         .to_vec()

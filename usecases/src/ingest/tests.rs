@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use microdash_domain::{Retention, TenantId, TenantSlug, Timestamp, TokenId};
+use microdash_domain::{MetricsTopic, Retention, Tenant, TenantId, TenantSlug, Timestamp, TokenId};
 
 use super::*;
 use crate::ports::{MockClock, MockIngestQueue, MockRateLimiter, RateLimitError};
@@ -65,4 +65,59 @@ async fn quota_is_charged_per_token_with_the_number_of_samples() {
     let receipt =
         svc.ingest(&principal(), br#"[{"name":"a","value":1},{"name":"b","value":2}]"#).await.unwrap();
     assert_eq!(receipt.accepted, 2);
+}
+
+#[tokio::test]
+async fn a_message_is_validated_with_the_http_item_limit_and_nothing_is_charged() {
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_acquire().never();
+    let mut queue = MockIngestQueue::new();
+    queue.expect_enqueue().never();
+    let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits { max_items: 2 });
+    let topic = MetricsTopic::parse("metrics/acme/a1").unwrap();
+    let three = br#"[{"name":"a","value":1},{"name":"b","value":1},{"name":"c","value":1}]"#;
+    let err = svc.parse_message(&Retention::default(), &topic, three).unwrap_err();
+    assert!(matches!(err, IngestError::TooManyItems { count: 3, max: 2 }), "{err:?}");
+    let ok = svc.parse_message(&Retention::default(), &topic, br#"[{"name":"a","value":1}]"#).unwrap();
+    assert_eq!(ok[0].timestamp.as_millis(), 1_795_000_000_000, "stamped with the service's clock");
+}
+
+#[tokio::test]
+async fn bridged_samples_are_charged_to_the_tenants_bridge_budget() {
+    let mut limiter = MockRateLimiter::new();
+    limiter
+        .expect_acquire()
+        .withf(|key, cost, per_minute| key == "bridge:7" && *cost == 1 && *per_minute == 500)
+        .times(1)
+        .returning(|_, _, _| Ok(Admission::Granted));
+    let mut queue = MockIngestQueue::new();
+    queue.expect_enqueue().withf(|b| b.tenant == TenantId::new(7)).times(1).returning(|_| Ok(()));
+    let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
+    let tenant = Tenant {
+        id: TenantId::new(7),
+        slug: TenantSlug::new("acme").unwrap(),
+        name: "Acme".into(),
+        samples_per_minute: 500,
+        retention: Retention::default(),
+        created_at: Timestamp::from_millis(0),
+    };
+    let topic = MetricsTopic::parse("metrics/acme/a1/cpu").unwrap();
+    let samples = svc.parse_message(&tenant.retention, &topic, b"2.5").unwrap();
+    assert_eq!(svc.ingest_bridged(&tenant, samples).await.unwrap().accepted, 1);
+}
+
+#[tokio::test]
+async fn samples_beyond_the_whole_quota_are_refused_before_the_limiter_is_asked() {
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_acquire().never();
+    let mut queue = MockIngestQueue::new();
+    queue.expect_enqueue().never();
+    let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
+    let who = Principal { samples_per_minute: 1, ..principal() };
+    let topic = MetricsTopic::parse("metrics/acme/a1").unwrap();
+    let two = svc
+        .parse_message(&who.retention, &topic, br#"[{"name":"a","value":1},{"name":"b","value":1}]"#)
+        .unwrap();
+    let err = svc.ingest_samples(&who, two).await.unwrap_err();
+    assert!(matches!(err, IngestError::BatchOverQuota { count: 2, per_minute: 1 }), "{err:?}");
 }

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use microdash_domain::{AgentId, TenantId, Timestamp};
@@ -31,13 +32,19 @@ pub struct AgentInfo {
     pub last_sample_at: Timestamp,
     /// Samples stored from it in all.
     pub samples: u64,
+    /// Its reporting interval, learnt from the gaps between the newest sample times of
+    /// successive sightings (see [`learn_interval`](microdash_domain::agent_status::learn_interval)); `None` until two were recorded.
+    pub interval: Option<Duration>,
 }
 
 /// Which agents a tenant has and when each was last heard from.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AgentRegistry: Send + Sync {
-    /// Records sightings; keeps the newest `last_seen`/`last_sample_at` and adds up `samples`.
+    /// Records sightings; keeps the newest `last_seen`/`last_sample_at`, adds up `samples`,
+    /// and, when a sighting's `last_sample_at` is newer than the stored one, learns the
+    /// interval from the gap with
+    /// [`learn_interval`](microdash_domain::agent_status::learn_interval).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the backend fails.
@@ -48,6 +55,12 @@ pub trait AgentRegistry: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] when the backend fails.
     async fn list(&self, tenant: TenantId) -> Result<Vec<AgentInfo>, StoreError>;
+
+    /// One agent of the tenant; `None` when the tenant has no such agent.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the backend fails.
+    async fn find(&self, tenant: TenantId, agent: &AgentId) -> Result<Option<AgentInfo>, StoreError>;
 }
 
 /// Shared [`AgentRegistry`].

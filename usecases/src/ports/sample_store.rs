@@ -23,6 +23,8 @@ pub struct RawQuery {
     pub metric: MetricName,
     /// Only this agent's series, when given.
     pub agent: Option<AgentId>,
+    /// Only series carrying every one of these tags (empty: any).
+    pub tags: Tags,
     /// Inclusive start.
     pub start: Timestamp,
     /// Inclusive end.
@@ -57,7 +59,9 @@ pub struct RawQueryResult {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SampleStore: Send + Sync {
-    /// Stores a batch atomically: all of it or, on error, none of it.
+    /// Stores a batch atomically: all of it or, on error, none of it. Samples for a minute the
+    /// tenant's rollups have already closed (see [`RollupProgress`](super::RollupProgress))
+    /// mark that (series, minute) dirty in the same transaction, so it is folded again.
     ///
     /// # Errors
     /// - [`StoreError::Unavailable`] when the backend cannot be reached; callers MAY retry the

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use microdash_domain::tenant::NewTenant;
-use microdash_domain::{Tenant, TenantId, TenantSlug, Timestamp};
+use microdash_domain::{Retention, Tenant, TenantId, TenantSlug, Timestamp};
 
 use super::StoreError;
 
@@ -10,7 +10,8 @@ use super::StoreError;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TenantRepo: Send + Sync {
-    /// Creates a tenant with the default quota and retention.
+    /// Creates a tenant with the default quota and retention. Its rollups start closed and
+    /// folded at the minute of `now` (see [`RollupProgress`](super::RollupProgress)).
     ///
     /// # Errors
     /// - [`StoreError::Conflict`] when the slug is taken.
@@ -35,6 +36,13 @@ pub trait TenantRepo: Send + Sync {
     /// - [`StoreError::NotFound`] when there is no such tenant.
     /// - [`StoreError::Unavailable`] when the backend fails.
     async fn set_quota(&self, id: TenantId, samples_per_minute: u64) -> Result<(), StoreError>;
+
+    /// Sets how long each resolution of a tenant's data is kept (already validated).
+    ///
+    /// # Errors
+    /// - [`StoreError::NotFound`] when there is no such tenant.
+    /// - [`StoreError::Unavailable`] when the backend fails.
+    async fn set_retention(&self, id: TenantId, retention: Retention) -> Result<(), StoreError>;
 }
 
 /// Shared [`TenantRepo`].

@@ -1,9 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use microdash_adapter_memory::{FakeClock, MemoryIngestQueue, MemoryRateLimiter};
-use microdash_domain::{Retention, TenantId, TenantSlug, Timestamp, TokenId};
-use microdash_usecases::ports::IngestConsumer;
+use microdash_adapter_memory::{FakeClock, MemoryIngestQueue, MemoryRateLimiter, MemoryStore};
+use microdash_domain::tenant::NewTenant;
+use microdash_domain::{MetricsTopic, Retention, TenantId, TenantSlug, Timestamp, TokenId};
+use microdash_usecases::ingest::TenantDirectory;
+use microdash_usecases::ports::{IngestConsumer, TenantRepo};
 use microdash_usecases::{IngestError, IngestLimits, IngestService, Principal};
 
 const NOW: i64 = 1_795_000_000_000;
@@ -81,4 +83,47 @@ async fn a_closed_queue_refuses_new_batches() {
     let err =
         service(queue, clock()).ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap_err();
     assert!(matches!(err, IngestError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn mqtt_messages_and_http_requests_of_one_token_spend_one_quota() {
+    let queue = Arc::new(MemoryIngestQueue::new(1000));
+    let svc = service(queue.clone(), clock());
+    let who = principal(10);
+    let topic = MetricsTopic::parse("metrics/acme/a1/cpu").unwrap();
+    svc.ingest(
+        &who,
+        br#"[{"name":"a","value":1,"ts":1795000000001},{"name":"a","value":1,"ts":1795000000002}]"#,
+    )
+    .await
+    .unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..7 {
+        samples.extend(svc.parse_message(&who.retention, &topic, b"1").unwrap());
+    }
+    svc.ingest_samples(&who, samples).await.unwrap();
+    let got = queue.next(100).await.unwrap().unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.batch.samples.len()).collect::<Vec<_>>(),
+        vec![2, 7],
+        "one entry per call"
+    );
+    let err = svc.ingest(&who, br#"[{"name":"b","value":1},{"name":"c","value":2}]"#).await.unwrap_err();
+    assert!(matches!(err, IngestError::QuotaExceeded { per_minute: 10, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_tenant_directory_finds_a_new_tenant_once_the_cached_miss_expires() {
+    let clock = clock();
+    let store = Arc::new(MemoryStore::default());
+    let directory = TenantDirectory::new(store.clone(), clock.clone());
+    let slug = TenantSlug::new("late").unwrap();
+    assert!(directory.find(&slug).await.unwrap().is_none());
+    store
+        .create(NewTenant { slug: slug.clone(), name: "Late".into() }, Timestamp::from_millis(NOW))
+        .await
+        .unwrap();
+    assert!(directory.find(&slug).await.unwrap().is_none(), "a miss is trusted for a second");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(directory.find(&slug).await.unwrap().unwrap().slug, slug);
 }

@@ -2,7 +2,12 @@
 
 mod admin;
 mod auth;
+mod export;
+mod fixture;
 mod ingest;
+mod live;
 mod persist;
 mod query;
+mod retention;
+mod rollup;
 mod scheduler;

@@ -53,6 +53,7 @@ fn everything() -> RawQuery {
     RawQuery {
         metric: MetricName::new("cpu").unwrap(),
         agent: None,
+        tags: microdash_domain::Tags::empty(),
         start: Timestamp::from_millis(T0 - 1000),
         end: Timestamp::from_millis(T0 + 1000),
         limit: 100,
@@ -80,7 +81,9 @@ async fn the_worker_stores_every_queued_batch_then_stops_when_the_queue_closes()
     assert_eq!(agents.len(), 1, "h2's only sample was a duplicate, so h2 was not heard from");
     assert_eq!((agents[0].agent.as_str(), agents[0].samples), ("h1", 2));
     assert_eq!(agents[0].last_seen.as_millis(), T0 + 500);
-    let Some(LiveMessage::Samples(live)) = sub.next().await else { panic!("expected samples") };
+    let Some(LiveMessage::Samples { samples: live, .. }) = sub.messages.next().await else {
+        panic!("expected samples")
+    };
     assert_eq!(live.len(), 2, "only stored samples are published");
 }
 

@@ -1,11 +1,12 @@
-//! `/api/v1/metrics`: ingest, query, metric names.
+//! `/api/v1/metrics`: ingest, history queries, metric names.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use microdash_domain::Timestamp;
-use microdash_usecases::query::RawQueryParams;
-use microdash_usecases::{AuthService, IngestService, QueryService};
+use microdash_domain::{Bucket, Timestamp};
+use microdash_usecases::query::{Points, QueryOutcome, QueryParams};
+use microdash_usecases::{AuthService, IngestService, QueryError, QueryService};
+use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -72,16 +73,29 @@ error_responses!(IngestResponse {
     401 => Unauthorized, 413 => PayloadTooLarge, 415 => UnsupportedMediaType, 422 => Unprocessable,
 } with_retry { 429 => TooManyRequests, 503 => Unavailable });
 
-/// A point of a raw series.
+/// A point: a raw sample (`t`, `value`) or a bucket (`t`, `avg`, `min`, `max`, `count`).
 #[derive(Object)]
 struct PointBody {
-    /// Epoch milliseconds.
+    /// Epoch milliseconds: the sample's time, or the start of the bucket.
     t: i64,
-    /// The value.
-    value: f64,
+    /// Raw points only: the value.
+    #[oai(skip_serializing_if_is_none)]
+    value: Option<f64>,
+    /// Buckets only: the mean of the samples in the bucket (sum / count, exact).
+    #[oai(skip_serializing_if_is_none)]
+    avg: Option<f64>,
+    /// Buckets only: the smallest sample.
+    #[oai(skip_serializing_if_is_none)]
+    min: Option<f64>,
+    /// Buckets only: the largest sample.
+    #[oai(skip_serializing_if_is_none)]
+    max: Option<f64>,
+    /// Buckets only: how many samples.
+    #[oai(skip_serializing_if_is_none)]
+    count: Option<u64>,
 }
 
-/// One series: a metric from one agent with one tag set.
+/// One series: a metric from one agent with one tag set (with `group=none`, all of them merged).
 #[derive(Object)]
 struct SeriesBody {
     /// The agent, when the samples named one.
@@ -97,19 +111,87 @@ struct SeriesBody {
 struct QueryResponseBody {
     /// The metric.
     name: String,
-    /// Resolution of the points: `raw`.
+    /// Resolution of the points: `raw`, `1m` or `5m`.
     resolution: String,
+    /// Width of each bucket in ms: the resolution's, or wider when the range was reduced to
+    /// fit `max_points`. Absent for raw points.
+    #[oai(skip_serializing_if_is_none)]
+    step_ms: Option<i64>,
+    /// True when the points were reduced server-side to fit `max_points`: buckets merged
+    /// (exact avg/min/max/count), or raw points thinned to each slice's min and max.
+    reduced: bool,
     /// Start of the range used, epoch milliseconds (inclusive).
     start: i64,
     /// End of the range used, epoch milliseconds (inclusive).
     end: i64,
-    /// Points matching in all; more than returned when `truncated`.
+    /// Points returned; with `limit`, points matching in all.
     total: u64,
-    /// True when `limit` cut the result: the earliest points are returned, so continue from
-    /// the last one returned.
+    /// Only with `limit`: true when it cut the result (the earliest points are returned).
     truncated: bool,
     /// Series, ordered by agent then tags.
     series: Vec<SeriesBody>,
+    /// More series match: pass this as `cursor` for the next page.
+    #[oai(skip_serializing_if_is_none)]
+    next_cursor: Option<String>,
+}
+
+impl From<QueryOutcome> for QueryResponseBody {
+    fn from(out: QueryOutcome) -> Self {
+        QueryResponseBody {
+            name: out.metric.to_string(),
+            resolution: out.resolution.as_str().to_owned(),
+            step_ms: out.step_ms,
+            reduced: out.reduced,
+            start: out.start.as_millis(),
+            end: out.end.as_millis(),
+            total: out.total,
+            truncated: out.truncated,
+            series: out
+                .series
+                .into_iter()
+                .map(|s| SeriesBody {
+                    agent_id: s.agent.map(String::from),
+                    tags: s.tags.into(),
+                    points: match s.points {
+                        Points::Raw(points) => points.into_iter().map(|(t, v)| raw_point(t, v)).collect(),
+                        Points::Buckets(buckets) => {
+                            buckets.into_iter().map(|(t, b)| bucket_point(t, &b)).collect()
+                        }
+                    },
+                })
+                .collect(),
+            next_cursor: out.next_cursor,
+        }
+    }
+}
+
+fn raw_point(t: Timestamp, value: f64) -> PointBody {
+    PointBody { t: t.as_millis(), value: Some(value), avg: None, min: None, max: None, count: None }
+}
+
+fn bucket_point(t: Timestamp, b: &Bucket) -> PointBody {
+    PointBody {
+        t: t.as_millis(),
+        value: None,
+        avg: Some(b.avg()),
+        min: Some(b.min),
+        max: Some(b.max),
+        count: Some(b.count),
+    }
+}
+
+/// The `tags[key]=value` pairs of a request's query string.
+pub(crate) fn tag_params(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = req.params().map_err(|e| {
+        ApiError::from(QueryError::InvalidParameter {
+            field: "tags",
+            message: format!("unreadable query string: {e}"),
+        })
+    })?;
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("tags[")?.strip_suffix(']')?.to_owned(), v)))
+        .collect())
 }
 
 #[derive(ApiResponse)]
@@ -165,7 +247,7 @@ pub(crate) fn parse_time(field: &'static str, value: Option<String>) -> Result<O
         return Ok(Some(Timestamp::from_millis(ms)));
     }
     Timestamp::parse_rfc3339(&v).map(Some).map_err(|m| {
-        microdash_usecases::QueryError::InvalidParameter {
+        QueryError::InvalidParameter {
             field,
             message: format!("{m}; give an RFC 3339 date-time or integer epoch milliseconds"),
         }
@@ -190,15 +272,24 @@ impl MetricsApi {
         accepted.await.map_or_else(ApiError::into, |a| IngestResponse::Accepted(Json(a)))
     }
 
-    /// Query raw points
+    /// Query history
     ///
-    /// Raw points of one metric over a time range, per series (agent and tags), earliest
-    /// first. `start` and `end` take RFC 3339 date-times or integer epoch milliseconds;
-    /// the default range is the last hour.
+    /// One metric over a time range, per series (agent and tag set) unless `group=none`
+    /// merges them. `resolution=auto` (the default) picks the finest resolution that covers
+    /// the range within `max_points` per series and whose data is still retained: raw points
+    /// (`t`, `value`), 1-minute or 5-minute buckets (`t`, `avg`, `min`, `max`, `count`); the
+    /// reply says which. Longer ranges are reduced server-side, never truncated: buckets are
+    /// merged into wider ones (`step_ms`), raw points thinned to each slice's extremes.
+    /// Filter by tags with `tags[key]=value` (repeatable). At most 100 series per reply;
+    /// `next_cursor` pages through the rest. `start` and `end` take RFC 3339 date-times or
+    /// integer epoch milliseconds; the default range is the last hour. With `limit`, the
+    /// reply is instead the earliest `limit` raw points over all series, with their `total`.
+    #[allow(clippy::too_many_arguments, reason = "one argument per documented query parameter")]
     #[oai(path = "/metrics/query", method = "get")]
     async fn query(
         &self,
         auth: TokenAuth,
+        req: &Request,
         /// Metric name.
         name: Query<String>,
         /// Start of the range (inclusive). Default: one hour before `end`.
@@ -207,46 +298,37 @@ impl MetricsApi {
         end: Query<Option<String>>,
         /// Only this agent's series.
         agent_id: Query<Option<String>>,
-        /// Most points to return, 1 to 100,000 (default 10,000).
+        /// `auto` (default), `raw`, `1m` or `5m`.
+        resolution: Query<Option<String>>,
+        /// Most points per series, 2 to 10,000 (default 1,000).
+        max_points: Query<Option<u64>>,
+        /// `series` (default): one series per agent and tag set; `none`: all merged into one.
+        group: Query<Option<String>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Raw page mode: the earliest `limit` (1 to 100,000) raw points over all series.
         limit: Query<Option<u64>>,
     ) -> QueryResponse {
         let result = async {
             let who = auth.principal(&self.auth).await?;
-            let params = RawQueryParams {
+            let params = QueryParams {
                 name: name.0,
                 start: parse_time("start", start.0)?,
                 end: parse_time("end", end.0)?,
                 agent_id: agent_id.0,
-                limit: limit.0.map(|l| l.min(usize::MAX as u64) as usize),
+                tags: tag_params(req)?,
+                resolution: resolution.0,
+                max_points: max_points.0.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                group: group.0,
+                cursor: cursor.0,
+                limit: limit.0.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             };
-            Ok::<_, ApiError>(self.query.query_raw(who.tenant, params).await?)
+            Ok::<_, ApiError>(self.query.query(&who, params).await?)
         };
-        let out = match result.await {
-            Ok(out) => out,
-            Err(e) => return e.into(),
-        };
-        QueryResponse::Ok(Json(QueryResponseBody {
-            name: out.metric.to_string(),
-            resolution: "raw".into(),
-            start: out.start.as_millis(),
-            end: out.end.as_millis(),
-            total: out.result.total,
-            truncated: out.result.truncated,
-            series: out
-                .result
-                .series
-                .into_iter()
-                .map(|s| SeriesBody {
-                    agent_id: s.agent.map(String::from),
-                    tags: s.tags.into(),
-                    points: s
-                        .points
-                        .into_iter()
-                        .map(|(t, value)| PointBody { t: t.as_millis(), value })
-                        .collect(),
-                })
-                .collect(),
-        }))
+        match result.await {
+            Ok(out) => QueryResponse::Ok(Json(out.into())),
+            Err(e) => e.into(),
+        }
     }
 
     /// List metric names

@@ -6,8 +6,8 @@ use microdash_adapter_memory::{FakeClock, MemoryIngestQueue, MemoryLiveBus, Memo
 use microdash_domain::Timestamp;
 use microdash_usecases::ports::{HealthCheckRef, IngestConsumer, TokenRepoRef};
 use microdash_usecases::{
-    AdminService, AuthService, HealthService, IngestLimits, IngestService, PersistOptions, PersistService,
-    QueryService,
+    AdminService, AuthService, ExportOptions, ExportService, HealthService, IngestLimits, IngestService,
+    LiveOptions, LiveService, PersistOptions, PersistService, QueryOptions, QueryService, Signer,
 };
 use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
@@ -17,6 +17,8 @@ pub const NOW: i64 = 1_795_341_600_000;
 
 pub struct TestApi {
     pub client: TestClient<BoxEndpoint<'static>>,
+    /// The live service behind the stream endpoints, e.g. to shut it down.
+    pub live: Arc<LiveService>,
     pub clock: Arc<FakeClock>,
     pub queue: Arc<MemoryIngestQueue>,
     pub admin: AdminService,
@@ -32,6 +34,7 @@ pub struct Setup {
     pub options: HttpOptions,
     pub limits: IngestLimits,
     pub tokens: Option<TokenRepoRef>,
+    pub live: LiveOptions,
 }
 
 impl Default for Setup {
@@ -41,6 +44,7 @@ impl Default for Setup {
             options: HttpOptions::default(),
             limits: IngestLimits::default(),
             tokens: None,
+            live: LiveOptions::default(),
         }
     }
 }
@@ -59,6 +63,13 @@ pub async fn spawn_with(setup: Setup) -> TestApi {
     let alpha = admin.create_token("alpha", "t").await.unwrap().1.expose().to_string();
     let beta = admin.create_token("beta", "t").await.unwrap().1.expose().to_string();
     let tokens = setup.tokens.unwrap_or_else(|| store.clone());
+    let live_bus = Arc::new(MemoryLiveBus::new(1024));
+    let live = Arc::new(LiveService::new(
+        live_bus.clone(),
+        clock.clone(),
+        Signer::new(b"test server secret"),
+        setup.live,
+    ));
     let services = ApiServices {
         auth: Arc::new(AuthService::new(tokens, clock.clone())),
         ingest: Arc::new(IngestService::new(
@@ -67,21 +78,32 @@ pub async fn spawn_with(setup: Setup) -> TestApi {
             clock.clone(),
             setup.limits,
         )),
-        query: Arc::new(QueryService::new(store.clone(), store.clone(), clock.clone())),
+        query: Arc::new(QueryService::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            QueryOptions::default(),
+        )),
         health: Arc::new(HealthService::new(vec![
             store.clone() as HealthCheckRef,
             queue.clone() as HealthCheckRef,
         ])),
+        live: live.clone(),
+        export: Arc::new(ExportService::new(
+            store.clone(),
+            store.clone(),
+            Signer::new(b"test server secret"),
+            clock.clone(),
+            QueryOptions::default(),
+            ExportOptions::default(),
+        )),
     };
-    let persist = PersistService::new(
-        queue.clone(),
-        store.clone(),
-        store.clone(),
-        Arc::new(MemoryLiveBus::new(16)),
-        PersistOptions::default(),
-    );
+    let persist =
+        PersistService::new(queue.clone(), store.clone(), store.clone(), live_bus, PersistOptions::default());
     let client = TestClient::new(routes(services, setup.options));
-    TestApi { client, clock, queue, admin, persist, alpha, beta }
+    TestApi { client, live, clock, queue, admin, persist, alpha, beta }
 }
 
 impl TestApi {

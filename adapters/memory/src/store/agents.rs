@@ -1,5 +1,8 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
-use microdash_domain::TenantId;
+use microdash_domain::agent_status::learn_interval;
+use microdash_domain::{AgentId, TenantId};
 use microdash_usecases::ports::{AgentInfo, AgentRegistry, AgentSeen, StoreError};
 
 use super::MemoryStore;
@@ -16,7 +19,11 @@ impl AgentRegistry for MemoryStore {
                 last_seen: s.received_at,
                 last_sample_at: s.last_sample_at,
                 samples: 0,
+                interval: None,
             });
+            let gap = s.last_sample_at.as_millis() - e.last_sample_at.as_millis();
+            let learnt = learn_interval(e.interval.map(|d| d.as_millis() as i64), gap);
+            e.interval = learnt.map(|ms| Duration::from_millis(ms.max(0) as u64));
             e.first_seen = e.first_seen.min(s.received_at);
             e.last_seen = e.last_seen.max(s.received_at);
             e.last_sample_at = e.last_sample_at.max(s.last_sample_at);
@@ -27,5 +34,9 @@ impl AgentRegistry for MemoryStore {
 
     async fn list(&self, tenant: TenantId) -> Result<Vec<AgentInfo>, StoreError> {
         Ok(self.read().agents.get(&tenant).map(|m| m.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn find(&self, tenant: TenantId, agent: &AgentId) -> Result<Option<AgentInfo>, StoreError> {
+        Ok(self.read().agents.get(&tenant).and_then(|m| m.get(agent)).cloned())
     }
 }

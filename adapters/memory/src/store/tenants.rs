@@ -1,9 +1,10 @@
 use async_trait::async_trait;
+use microdash_domain::rollup::{MINUTE_MS, bucket_start};
 use microdash_domain::tenant::{DEFAULT_SAMPLES_PER_MINUTE, NewTenant};
 use microdash_domain::{Retention, Tenant, TenantId, TenantSlug, Timestamp};
 use microdash_usecases::ports::{StoreError, TenantRepo};
 
-use super::MemoryStore;
+use super::{MemoryStore, Progress};
 
 #[async_trait]
 impl TenantRepo for MemoryStore {
@@ -21,6 +22,8 @@ impl TenantRepo for MemoryStore {
             created_at: now,
         };
         t.tenants.insert(tenant.id, tenant.clone());
+        let minute = bucket_start(now, MINUTE_MS).as_millis();
+        t.progress.insert(tenant.id, Progress { folded: minute, closing: minute });
         Ok(tenant)
     }
 
@@ -38,6 +41,13 @@ impl TenantRepo for MemoryStore {
         let mut t = self.write();
         let tenant = t.tenants.get_mut(&id).ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))?;
         tenant.samples_per_minute = samples_per_minute;
+        Ok(())
+    }
+
+    async fn set_retention(&self, id: TenantId, retention: Retention) -> Result<(), StoreError> {
+        let mut t = self.write();
+        let tenant = t.tenants.get_mut(&id).ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))?;
+        tenant.retention = retention;
         Ok(())
     }
 }

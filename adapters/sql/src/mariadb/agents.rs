@@ -1,17 +1,22 @@
 //! [`AgentRegistry`] on MariaDB: one upserted row per (tenant, agent), all of a call's
-//! sightings in one multi-row statement.
+//! sightings in one multi-row statement per chunk. The stored rows are read first with a
+//! locking read, so each agent's interval is learnt in Rust (the domain's rule) from what is
+//! stored, without another worker updating it in between.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use microdash_domain::TenantId;
+use microdash_domain::agent_status::learn_interval;
+use microdash_domain::{AgentId, TenantId};
 use microdash_usecases::ports::{AgentInfo, AgentRegistry, AgentSeen, StoreError};
 use sqlx::AssertSqlSafe;
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::rows::AgentRow;
+use crate::rows::{AgentRow, agent_columns};
 use crate::stored::repeated_sql;
 
-/// Sightings per statement: 6,000 placeholders, well below the protocol's 65,535.
+/// Sightings per statement: 7,000 placeholders, well below the protocol's 65,535.
 const CHUNK_ROWS: usize = 1_000;
 
 #[async_trait]
@@ -28,24 +33,60 @@ impl AgentRegistry for MariaDbStore {
         let mut tx = self.pool.begin().await.or_store("starting to record agents")?;
         for chunk in sorted.chunks(CHUNK_ROWS) {
             let sql = repeated_sql(
-                "INSERT INTO agents (tenant_id, agent_id, first_seen, last_seen, last_sample_at, samples) VALUES ",
-                "(?,?,?,?,?,?)",
+                "SELECT agent_id, last_sample_at, interval_ms FROM agents WHERE tenant_id = ? AND agent_id IN (",
+                "?",
+                chunk.len(),
+                ") FOR UPDATE",
+            );
+            let mut select =
+                sqlx::query_as::<_, (String, i64, Option<i64>)>(AssertSqlSafe(sql)).bind(tenant.get());
+            for s in chunk {
+                select = select.bind(s.agent.as_str());
+            }
+            let mut stored: HashMap<String, (i64, Option<i64>)> = select
+                .fetch_all(&mut *tx)
+                .await
+                .or_store("reading agents")?
+                .into_iter()
+                .map(|(a, last, interval)| (a, (last, interval)))
+                .collect();
+            let mut intervals = Vec::with_capacity(chunk.len());
+            for s in chunk {
+                let at = s.last_sample_at.as_millis();
+                let interval = match stored.get_mut(s.agent.as_str()) {
+                    Some((last, interval)) => {
+                        *interval = learn_interval(*interval, at - *last);
+                        *last = (*last).max(at);
+                        *interval
+                    }
+                    None => {
+                        stored.insert(s.agent.as_str().to_owned(), (at, None));
+                        None
+                    }
+                };
+                intervals.push(interval);
+            }
+            let sql = repeated_sql(
+                "INSERT INTO agents (tenant_id, agent_id, first_seen, last_seen, last_sample_at, samples, interval_ms) VALUES ",
+                "(?,?,?,?,?,?,?)",
                 chunk.len(),
                 " ON DUPLICATE KEY UPDATE \
                  first_seen = LEAST(first_seen, VALUES(first_seen)), \
                  last_seen = GREATEST(last_seen, VALUES(last_seen)), \
                  last_sample_at = GREATEST(last_sample_at, VALUES(last_sample_at)), \
-                 samples = samples + VALUES(samples)",
+                 samples = samples + VALUES(samples), \
+                 interval_ms = VALUES(interval_ms)",
             );
             let mut insert = sqlx::query(AssertSqlSafe(sql));
-            for s in chunk {
+            for (s, interval) in chunk.iter().zip(intervals) {
                 insert = insert
                     .bind(tenant.get())
                     .bind(s.agent.as_str())
                     .bind(s.received_at.as_millis())
                     .bind(s.received_at.as_millis())
                     .bind(s.last_sample_at.as_millis())
-                    .bind(to_i64(s.samples));
+                    .bind(to_i64(s.samples))
+                    .bind(interval);
             }
             insert.execute(&mut *tx).await.or_store("recording agents")?;
         }
@@ -53,14 +94,29 @@ impl AgentRegistry for MariaDbStore {
     }
 
     async fn list(&self, tenant: TenantId) -> Result<Vec<AgentInfo>, StoreError> {
-        let rows: Vec<AgentRow> = sqlx::query_as(
-            "SELECT agent_id, first_seen, last_seen, last_sample_at, samples \
-             FROM agents WHERE tenant_id = ? ORDER BY agent_id",
-        )
+        let rows: Vec<AgentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents WHERE tenant_id = ? ORDER BY agent_id"
+        ))
         .bind(tenant.get())
         .fetch_all(&self.pool)
         .await
         .or_store("listing agents")?;
         rows.into_iter().map(AgentInfo::try_from).collect()
+    }
+
+    async fn find(&self, tenant: TenantId, agent: &AgentId) -> Result<Option<AgentInfo>, StoreError> {
+        let row: Option<AgentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents WHERE tenant_id = ? AND agent_id = ?"
+        ))
+        .bind(tenant.get())
+        .bind(agent.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .or_store("finding an agent")?;
+        row.map(AgentInfo::try_from).transpose()
     }
 }

@@ -11,13 +11,13 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
-use microdash_domain::{AgentId, MetricName, Sample, TenantId};
+use microdash_domain::{AgentId, MetricName, Sample, Tags, TenantId};
 use microdash_usecases::ports::{Inserted, RawQuery, RawQueryResult, SampleStore, StoreError};
 use sqlx::{AssertSqlSafe, MySqlConnection};
 
-use super::{MariaDbStore, series, to_i64};
+use super::{MariaDbStore, progress, series, to_i64};
 use crate::error::{SqlxResultExt, corrupt, is_deadlock};
-use crate::stored::{dedupe_candidates, group_points, repeated_sql};
+use crate::stored::{decode_tags, dedupe_candidates, group_points, repeated_sql};
 
 /// Rows per multi-row statement: 3,000 placeholders, far below the protocol's 65,535, and the
 /// size the stack spike measured at about 120k rows/s. Constant so that only two statement
@@ -64,6 +64,7 @@ impl SampleStore for MariaDbStore {
             .fetch_all(&mut *conn)
             .await
             .or_store("reading series")?;
+        let series_rows = with_tags(series_rows, &query.tags)?;
         if series_rows.is_empty() {
             return Ok(RawQueryResult::default());
         }
@@ -123,6 +124,7 @@ impl MariaDbStore {
         let kept: Vec<usize> = (0..batch.len()).filter(|i| duplicates.binary_search(i).is_err()).collect();
         let (series_ids, fresh) = series::resolve(&self.series, &mut tx, tenant, batch, &kept).await?;
         insert_samples(&mut tx, batch, &kept, &series_ids).await?;
+        progress::mark_late(&mut tx, tenant, batch, &kept, &series_ids).await?;
         tx.commit().await.or_store("committing an insert")?;
         self.series.remember(tenant, fresh);
         Ok(Inserted { stored: kept.len(), duplicates })
@@ -192,6 +194,24 @@ async fn insert_samples(
         insert.execute(&mut *conn).await.or_store("inserting samples")?;
     }
     Ok(())
+}
+
+/// The series rows carrying every one of `tags`.
+fn with_tags(
+    rows: Vec<(i64, String, String)>,
+    tags: &Tags,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    if tags.is_empty() {
+        return Ok(rows);
+    }
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stored = decode_tags(&row.2)?;
+        if tags.iter().all(|(k, v)| stored.as_map().get(k).is_some_and(|x| x == v)) {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
 }
 
 /// Series ids as a comma-separated SQL list. They are integers read from the database, so

@@ -1,6 +1,7 @@
 //! [`TenantRepo`] on MariaDB.
 
 use async_trait::async_trait;
+use microdash_domain::rollup::{MINUTE_MS, bucket_start};
 use microdash_domain::tenant::{DEFAULT_SAMPLES_PER_MINUTE, NewTenant};
 use microdash_domain::{Retention, Tenant, TenantId, TenantSlug, Timestamp};
 use microdash_usecases::ports::{StoreError, TenantRepo};
@@ -14,6 +15,7 @@ impl TenantRepo for MariaDbStore {
     async fn create(&self, new: NewTenant, now: Timestamp) -> Result<Tenant, StoreError> {
         // Defaults come from the domain so that every backend agrees on them.
         let retention = Retention::default();
+        let mut tx = self.pool.begin().await.or_store("starting to create a tenant")?;
         let row: TenantRow = sqlx::query_as(concat!(
             "INSERT INTO tenants (slug, name, samples_per_minute, retention_raw_s, retention_1m_s, \
              retention_5m_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
@@ -26,9 +28,19 @@ impl TenantRepo for MariaDbStore {
         .bind(to_i64(retention.one_minute.as_secs()))
         .bind(to_i64(retention.five_minutes.as_secs()))
         .bind(now.as_millis())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .or_store("creating a tenant")?;
+        // Rollups start at the creation minute; older samples it sends are late samples.
+        let minute = bucket_start(now, MINUTE_MS).as_millis();
+        sqlx::query("INSERT INTO rollup_progress (tenant_id, folded_until, closed_until) VALUES (?, ?, ?)")
+            .bind(row.id)
+            .bind(minute)
+            .bind(minute)
+            .execute(&mut *tx)
+            .await
+            .or_store("starting a tenant's rollups")?;
+        tx.commit().await.or_store("committing a tenant")?;
         row.try_into()
     }
 
@@ -60,6 +72,24 @@ impl TenantRepo for MariaDbStore {
             .execute(&self.pool)
             .await
             .or_store("setting a tenant's quota")?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("tenant {id}")));
+        }
+        Ok(())
+    }
+
+    async fn set_retention(&self, id: TenantId, retention: Retention) -> Result<(), StoreError> {
+        // CLIENT_FOUND_ROWS: an unchanged retention still counts its row.
+        let done = sqlx::query(
+            "UPDATE tenants SET retention_raw_s = ?, retention_1m_s = ?, retention_5m_s = ? WHERE id = ?",
+        )
+        .bind(to_i64(retention.raw.as_secs()))
+        .bind(to_i64(retention.one_minute.as_secs()))
+        .bind(to_i64(retention.five_minutes.as_secs()))
+        .bind(id.get())
+        .execute(&self.pool)
+        .await
+        .or_store("setting a tenant's retention")?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("tenant {id}")));
         }

@@ -9,12 +9,14 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use microdash_domain::{AgentId, MetricName, Sample, TenantId};
-use microdash_usecases::ports::{Inserted, RawQuery, RawQueryResult, SampleStore, StoreError};
+use microdash_usecases::ports::{
+    Inserted, RawQuery, RawQueryResult, SampleStore, SeriesFilter, SeriesReader, StoreError,
+};
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
-use super::{SqliteStore, series, to_i64};
+use super::{SqliteStore, progress, series, to_i64};
 use crate::error::{SqlxResultExt, corrupt};
-use crate::stored::{dedupe_candidates, group_points, repeated_sql};
+use crate::stored::{dedupe_candidates, encode_agent, encode_tags, group_points, repeated_sql};
 
 /// Rows per multi-row `INSERT`. Constant so that only two statement texts exist per table (a
 /// full chunk and the batch's remainder) and the prepared-statement cache keeps hitting; 500
@@ -49,6 +51,7 @@ impl SampleStore for SqliteStore {
         let kept: Vec<usize> = (0..batch.len()).filter(|i| duplicates.binary_search(i).is_err()).collect();
         let (series_ids, fresh) = series::resolve(&self.series, &mut tx, tenant, batch, &kept).await?;
         insert_samples(&mut tx, batch, &kept, &series_ids).await?;
+        progress::mark_late(&mut tx, tenant, batch, &kept, &series_ids).await?;
         tx.commit().await.or_store("committing an insert")?;
         self.series.remember(tenant, fresh);
         Ok(Inserted { stored: kept.len(), duplicates })
@@ -56,6 +59,9 @@ impl SampleStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, metric = %query.metric))]
     async fn query_raw(&self, tenant: TenantId, query: &RawQuery) -> Result<RawQueryResult, StoreError> {
+        if !query.tags.is_empty() {
+            return self.query_raw_tagged(tenant, query).await;
+        }
         let agent = query.agent.as_ref().map(AgentId::as_str);
         let (start, end) = (query.start.as_millis(), query.end.as_millis());
         // No explicit read transaction: each statement is a round trip to SQLite's worker
@@ -109,6 +115,56 @@ impl SampleStore for SqliteStore {
                 .await
                 .or_store("listing metric names")?;
         names.into_iter().map(|n| MetricName::new(n).map_err(|e| corrupt("metric name", e))).collect()
+    }
+}
+
+impl SqliteStore {
+    /// [`SampleStore::query_raw`] with a tag filter: the series are selected first (tags are
+    /// matched on their decoded form), then their points are read by series id.
+    async fn query_raw_tagged(
+        &self,
+        tenant: TenantId,
+        query: &RawQuery,
+    ) -> Result<RawQueryResult, StoreError> {
+        let filter = SeriesFilter {
+            metric: query.metric.clone(),
+            agent: query.agent.clone(),
+            tags: query.tags.clone(),
+        };
+        let series = SeriesReader::series(self, tenant, &filter).await?;
+        if series.is_empty() {
+            return Ok(RawQueryResult::default());
+        }
+        let (start, end) = (query.start.as_millis(), query.end.as_millis());
+        let list = |head: &str, tail: &str| repeated_sql(head, "?", series.len(), tail);
+        let mut conn = self.read.acquire().await.or_store("starting a query")?;
+        let sql = list(
+            "SELECT series_id, ts, value FROM samples WHERE ts BETWEEN ? AND ? AND series_id IN (",
+            ") ORDER BY ts, series_id LIMIT ?",
+        );
+        let mut page = sqlx::query_as::<_, (i64, i64, f64)>(AssertSqlSafe(sql)).bind(start).bind(end);
+        for s in &series {
+            page = page.bind(s.id.0);
+        }
+        let points =
+            page.bind(to_i64(query.limit)).fetch_all(&mut *conn).await.or_store("reading samples")?;
+        let total = if points.len() < query.limit {
+            points.len() as u64
+        } else {
+            let sql = list("SELECT COUNT(*) FROM samples WHERE ts BETWEEN ? AND ? AND series_id IN (", ")");
+            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(start).bind(end);
+            for s in &series {
+                count = count.bind(s.id.0);
+            }
+            u64::try_from(count.fetch_one(&mut *conn).await.or_store("counting samples")?).unwrap_or_default()
+        };
+        let truncated = total > points.len() as u64;
+        let rows = series
+            .into_iter()
+            .map(|s| (s.id.0, encode_agent(s.key.agent.as_ref()).to_owned(), encode_tags(&s.key.tags)))
+            .map(|(id, a, t)| t.map(|t| (id, a, t)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RawQueryResult { series: group_points(rows, points)?, total, truncated })
     }
 }
 
