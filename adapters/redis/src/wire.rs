@@ -81,8 +81,15 @@ pub(crate) fn encode_batch(batch: &IngestBatch) -> Vec<u8> {
         a: batch.received_at,
         s: batch.samples.iter().map(SampleOut::from).collect(),
     };
-    serde_json::to_vec(&out).expect("a batch of validated samples always serialises")
+    let mut buf = Vec::with_capacity(ENCODED_BATCH_BYTES + batch.samples.len() * ENCODED_SAMPLE_BYTES);
+    serde_json::to_writer(&mut buf, &out).expect("a batch of validated samples always serialises");
+    buf
 }
+
+/// Sizes to reserve for an encoded batch: growing the buffer from empty copied it about ten
+/// times for a batch of 1,000 samples, which showed in the API's profile.
+const ENCODED_BATCH_BYTES: usize = 128;
+const ENCODED_SAMPLE_BYTES: usize = 96;
 
 /// Decodes a stream entry written by [`encode_batch`].
 pub(crate) fn decode_batch(bytes: &[u8]) -> Result<IngestBatch, serde_json::Error> {
@@ -98,7 +105,9 @@ pub(crate) fn decode_batch(bytes: &[u8]) -> Result<IngestBatch, serde_json::Erro
 /// Encodes samples for a live channel.
 pub(crate) fn encode_samples(samples: &[Sample]) -> Vec<u8> {
     let out: Vec<SampleOut<'_>> = samples.iter().map(SampleOut::from).collect();
-    serde_json::to_vec(&out).expect("validated samples always serialise")
+    let mut buf = Vec::with_capacity(samples.len() * ENCODED_SAMPLE_BYTES);
+    serde_json::to_writer(&mut buf, &out).expect("validated samples always serialise");
+    buf
 }
 
 /// Decodes a live message written by [`encode_samples`].

@@ -40,7 +40,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, clap::Args)]
 pub struct MqttArgs {
     /// Publish over MQTT instead of HTTP: one single-sample message per sample, QoS 1, to
-    /// `metrics/{tenant}/loadgen-{n}/{metric}`. `--url` is still used to count what became
+    /// `metrics/{tenant}/loadgen-N/{metric}`. `--url` is still used to count what became
     /// queryable; `--batch` and `--concurrency` do not apply.
     #[arg(long)]
     pub mqtt: bool,

@@ -85,13 +85,24 @@ fn malformed_json_empty_batches_and_oversized_batches_are_refused_whole() {
     assert!(matches!(parse("[]"), Err(WireError::Empty)));
     let e = parse_batch(br#"[{"name":"a","value":1},{"name":"a","value":2}]"#, &ctx(), 1);
     assert_eq!(e, Err(WireError::TooManyItems { count: 2, max: 1 }));
+    let e = parse_batch(br#"[{"name":"a","value":1},5,[],{"x":1}]"#, &ctx(), 2);
+    assert_eq!(e, Err(WireError::TooManyItems { count: 4, max: 2 }), "items past the limit are counted");
+    for broken in [r#"[{"name":"a","value":1}] x"#, r#"[{"name":"a","value":1},"#, r#"{"name":"a","value":1"#]
+    {
+        assert!(matches!(parse(broken), Err(WireError::Malformed(_))), "{broken}");
+    }
+    let e = parse_batch(br#"[{"name":"a","value":1},{"name":"a","value":2}, {nope]"#, &ctx(), 1);
+    assert!(matches!(e, Err(WireError::Malformed(_))), "a syntax error past the limit: {e:?}");
 }
 
 #[test]
 fn non_object_items_and_bad_tag_values_are_item_errors() {
-    let e = errors(r#"[5, {"name":"a","value":1,"tags":{"k":1}}]"#);
-    assert_eq!((e[0].index, e[0].field), (0, Field::Item));
-    assert_eq!((e[1].index, e[1].field), (1, Field::Tags));
+    let e = errors(r#"[5, {"name":"a","value":1,"tags":{"k":1}}, [1, 2], "x", null]"#);
+    let found: Vec<_> = e.iter().map(|e| (e.index, e.field)).collect();
+    let want = [(0, Field::Item), (1, Field::Tags), (2, Field::Item), (3, Field::Item), (4, Field::Item)];
+    assert_eq!(found, want);
+    assert!(e[0].message.contains("integer `5`") && e[0].message.contains("expected a JSON object"), "{e:?}");
+    assert!(e[2].message.contains("nested arrays are not batches"), "{e:?}");
 }
 
 #[test]
@@ -120,4 +131,31 @@ fn two_samples_of_one_series_at_one_millisecond_are_refused_not_collapsed() {
         NOW - 1
     );
     assert_eq!(parse(&ok).unwrap().len(), 4);
+}
+
+#[test]
+fn two_points_of_one_series_at_one_millisecond_are_refused_naming_both_items() {
+    let t = NOW - 1_000;
+    let json = format!(
+        r#"[{{"metric_name":"cpu","value":1,"ts":{t},"agent_id":"a"}},
+            {{"metric_name":"cpu","value":2,"ts":{t},"agent_id":"b"}},
+            {{"metric_name":"cpu","value":3,"ts":{t},"agent_id":"a","tags":{{"core":"1"}}}},
+            {{"metric_name":"cpu","value":4,"ts":{},"agent_id":"a"}},
+            {{"metric_name":"cpu","value":5,"ts":{t},"agent_id":"a"}},
+            {{"metric_name":"mem","value":6,"ts":{t},"agent_id":"a"}},
+            {{"metric_name":"cpu","value":7,"ts":{t},"agent_id":"a"}}]"#,
+        t + 1
+    );
+    let errors = errors(&json);
+    let found: Vec<_> = errors.iter().map(|e| (e.index, e.field)).collect();
+    assert_eq!(found, vec![(4, Field::Timestamp), (6, Field::Timestamp)], "{errors:?}");
+    assert!(errors.iter().all(|e| e.message.starts_with("item 0 has the same series")), "{errors:?}");
+
+    let untimed = r#"[{"metric_name":"cpu","value":1},{"metric_name":"cpu","value":2,"agent_id":"x"},{"metric_name":"cpu","value":3}]"#;
+    let found: Vec<_> = self::errors(untimed).iter().map(|e| e.index).collect();
+    assert_eq!(found, vec![2], "samples without a timestamp all get the time of receipt");
+
+    let distinct =
+        r#"[{"metric_name":"cpu","value":1,"agent_id":"a"},{"metric_name":"cpu","value":2,"agent_id":"b"}]"#;
+    assert_eq!(parse(distinct).unwrap().len(), 2);
 }
