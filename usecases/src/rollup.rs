@@ -52,11 +52,6 @@ impl Default for RollupOptions {
     }
 }
 
-/// Late buckets newer than raw retention minus this are re-folded from raw samples; older
-/// ones are absorbed. Far more than a run takes, so retention never deletes raw data of a
-/// minute that is being re-folded.
-const REFOLD_SAFETY: Duration = Duration::from_secs(3600);
-
 /// Rounds of dirty buckets per tenant and run: a steady flood of late samples for one tenant
 /// must not keep the job from the others; what is left waits for the next run.
 const DIRTY_ROUNDS_PER_RUN: usize = 10;
@@ -138,8 +133,11 @@ impl RollupService {
             report.minutes += ((to.as_millis() - from.as_millis()) / MINUTE_MS) as u64;
             from = to;
         }
-        let refold_after =
-            Resolution::Raw.retained_since(now, &tenant.retention).plus_millis(millis(REFOLD_SAFETY));
+        // A late bucket still within raw retention has all its samples stored (retention keeps
+        // the raw samples of a marked minute), so it is re-folded from them; an older one lost
+        // its earlier samples to retention, so the late ones are merged into the stored bucket
+        // (absorbing a minute whose samples are all still there would count them twice).
+        let refold_after = bucket_start(Resolution::Raw.retained_since(now, &tenant.retention), MINUTE_MS);
         for _ in 0..DIRTY_ROUNDS_PER_RUN {
             let dirty = self.progress.dirty_buckets(t, self.options.dirty_per_round).await?;
             if dirty.is_empty() {

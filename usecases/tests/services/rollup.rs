@@ -131,6 +131,29 @@ async fn late_samples_older_than_raw_retention_are_absorbed_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_late_sample_near_the_raw_retention_edge_is_counted_once() {
+    // Arrange: raw kept 2 h; a minute 1.5 h ago (still in raw, near the edge) folded.
+    let w = World::new().await;
+    let retention = Retention { raw: Duration::from_secs(2 * 3600), ..Retention::default() };
+    w.store.set_retention(w.alpha.tenant, retention).await.unwrap();
+    let minute = NOW - 90 * MIN;
+    w.insert(&w.alpha, &[sample("cpu", None, minute, 1.0), sample("cpu", None, minute + 1000, 3.0)]).await;
+    w.fold().await;
+    let id = series_id(&w, "cpu").await;
+
+    // Act: a late sample for that minute, whose earlier samples are all still stored.
+    w.insert(&w.alpha, &[sample("cpu", None, minute + 2000, 8.0)]).await;
+    w.fold().await;
+
+    // Assert: the bucket holds the three samples once each.
+    let expected = fold([(ts(minute), 1.0), (ts(minute + 1000), 3.0), (ts(minute + 2000), 8.0)]).unwrap();
+    let one = stored(&w, Resolution::OneMinute, id).await;
+    assert_eq!(one.iter().find(|(a, _)| a.as_millis() == minute).unwrap().1, expected);
+    let five = stored(&w, Resolution::FiveMinutes, id).await;
+    assert_eq!(five.iter().find(|(a, _)| a.as_millis() == minute).unwrap().1, expected);
+}
+
+#[tokio::test]
 async fn a_new_tenants_backfill_is_folded_as_late_data_and_a_backlog_in_steps() {
     // Arrange: the job has not run for two days; a sample older than the tenant arrives too.
     let w = World::new().await;
