@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use microdash_adapter_memory::SystemClock;
-use microdash_domain::retention::format_duration;
+use microdash_domain::duration::format_duration;
 use microdash_domain::{ApiToken, Retention, Tenant, Timestamp, TokenId};
 use microdash_usecases::AdminService;
 use serde_json::{Value, json};

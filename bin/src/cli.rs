@@ -100,13 +100,13 @@ pub enum TenantCommand {
         /// The tenant.
         slug: String,
         /// Raw samples: at least 1h.
-        #[arg(long, default_value = "24h", value_parser = microdash_domain::retention::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = microdash_domain::duration::parse_duration)]
         raw: std::time::Duration,
         /// 1-minute rollups: at least as long as raw samples.
-        #[arg(long = "1m", default_value = "7d", value_parser = microdash_domain::retention::parse_duration)]
+        #[arg(long = "1m", default_value = "7d", value_parser = microdash_domain::duration::parse_duration)]
         one_minute: std::time::Duration,
         /// 5-minute rollups: at least as long as 1-minute rollups.
-        #[arg(long = "5m", default_value = "30d", value_parser = microdash_domain::retention::parse_duration)]
+        #[arg(long = "5m", default_value = "30d", value_parser = microdash_domain::duration::parse_duration)]
         five_minutes: std::time::Duration,
         #[command(flatten)]
         common: AdminArgs,

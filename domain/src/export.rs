@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::page::{from_hex, to_hex};
+use crate::hex::{from_hex, to_hex};
 use crate::resolution::Resolution;
 use crate::sample::{AgentId, MetricName, Tags};
 use crate::tenant::TenantId;

@@ -17,7 +17,9 @@
 //! - [`page`]: the cursor that pages through the series of a query.
 
 pub mod agent_status;
+pub mod duration;
 pub mod export;
+pub mod hex;
 pub mod mqtt;
 pub mod page;
 pub mod resolution;

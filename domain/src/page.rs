@@ -4,6 +4,7 @@
 //!
 //! Not for: paging through points (a series' points are reduced, never paged).
 
+use crate::hex::{from_hex, to_hex};
 use crate::sample::{AgentId, Tags};
 
 /// Where a page of series ended: the agent and tags of its last series (the order of series
@@ -38,25 +39,6 @@ impl SeriesCursor {
             serde_json::from_slice(&bytes).map_err(|_| MalformedCursor)?;
         Ok(Self { agent, tags })
     }
-}
-
-/// Lowercase hex.
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
-
-/// Bytes of a hex string; `None` when it is not one.
-pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]

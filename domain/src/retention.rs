@@ -1,10 +1,11 @@
-//! The rules a tenant's [`Retention`] must follow, and the duration syntax the admin CLI takes
-//! (`24h`, `7d`, `30d`).
+//! The rules a tenant's [`Retention`] must follow (the admin CLI reads its durations with
+//! [`crate::duration`]).
 //!
 //! Not for: deleting anything (the retention use case does, through the store).
 
 use std::time::Duration;
 
+use crate::duration::format_duration;
 use crate::tenant::Retention;
 
 /// Shortest raw retention: queries fold the minutes not yet rolled up from raw data, and late
@@ -50,59 +51,12 @@ impl Retention {
     }
 }
 
-/// Parses a duration such as `90m`, `24h`, `7d`, `2w` or a bare number of seconds.
-///
-/// # Errors
-/// A message fit for a user when the text is not such a duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("'{text}' is not a duration like 24h, 7d or 30d"))?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("'{text}' has an unknown unit; use s, m, h, d or w")),
-    };
-    n.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("'{text}' is too long"))
-}
-
-/// A duration the way [`parse_duration`] reads it, in the largest whole unit up to days
-/// (`30d`, `90m`).
-pub fn format_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s >= size && s.is_multiple_of(size) {
-            return format!("{}{unit}", s / size);
-        }
-    }
-    format!("{s}s")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn h(n: u64) -> Duration {
         Duration::from_secs(n * 3600)
-    }
-
-    #[test]
-    fn durations_parse_in_the_cli_syntax() {
-        assert_eq!(parse_duration("24h"), Ok(h(24)));
-        assert_eq!(parse_duration("7d"), Ok(h(7 * 24)));
-        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("2w"), Ok(h(14 * 24)));
-        assert_eq!(parse_duration("3600"), Ok(h(1)));
-        for bad in ["", "h", "7 days", "-1d", "1y", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-        assert_eq!(format_duration(h(24 * 30)), "30d");
-        assert_eq!(format_duration(h(24 * 14)), "14d");
-        assert_eq!(format_duration(Duration::from_secs(61)), "61s");
     }
 
     #[test]

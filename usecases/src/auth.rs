@@ -67,7 +67,7 @@ pub struct AuthService {
 /// The stored form of a token secret: lowercase hex SHA-256.
 pub fn hash_token(secret: &str) -> TokenHash {
     let digest = Sha256::digest(secret.as_bytes());
-    TokenHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+    TokenHash(microdash_domain::hex::to_hex(&digest))
 }
 
 impl AuthService {

@@ -3,6 +3,7 @@
 //! so a link signed by one is honoured by all.
 
 use hmac::{Hmac, KeyInit, Mac};
+use microdash_domain::hex::{from_hex, to_hex};
 use sha2::Sha256;
 
 /// Signs and checks messages with one secret. `Debug` does not show the secret.
@@ -27,27 +28,16 @@ impl Signer {
     pub fn sign(&self, message: &[u8]) -> String {
         let mut mac = self.key.clone();
         mac.update(message);
-        hex(&mac.finalize().into_bytes())
+        to_hex(&mac.finalize().into_bytes())
     }
 
     /// Whether `signature` is the signature of `message`, compared in constant time.
     pub fn verify(&self, message: &[u8], signature: &str) -> bool {
-        let Some(bytes) = unhex(signature) else { return false };
+        let Some(bytes) = from_hex(signature) else { return false };
         let mut mac = self.key.clone();
         mac.update(message);
         mac.verify_slice(&bytes).is_ok()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use microdash_domain::MetricName;
+use microdash_domain::duration::parse_duration;
 use microdash_domain::token::TokenSecret;
 
 /// Most samples one request may carry: the server's default `max_items`.
@@ -129,27 +130,6 @@ fn parse_token(text: &str) -> Result<TokenSecret, Infallible> {
     Ok(TokenSecret::new(text))
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds; fractions are allowed
-/// (`1.5s`).
-///
-/// # Errors
-/// A message for the user naming the accepted forms.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        other => return Err(format!("unknown unit '{other}' in '{text}'; use ms, s, m or h, e.g. 30s")),
-    };
-    let value: f64 =
-        number.parse().map_err(|_| format!("'{text}' is not a duration; write e.g. 500ms, 30s, 2m or 1h"))?;
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("'{text}' is out of range: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -160,23 +140,6 @@ mod tests {
     struct Wrapper {
         #[command(flatten)]
         args: LoadgenArgs,
-    }
-
-    #[test]
-    fn durations_take_the_common_units_and_bare_seconds() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-    }
-
-    #[test]
-    fn durations_with_unknown_units_or_no_number_are_refused() {
-        assert!(parse_duration("3d").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("s").unwrap_err().contains("not a duration"));
-        assert!(parse_duration("").unwrap_err().contains("not a duration"));
     }
 
     #[test]

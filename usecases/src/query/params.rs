@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use microdash_domain::duration::format_duration;
 use microdash_domain::page::SeriesCursor;
 use microdash_domain::resolution::Requested;
-use microdash_domain::retention::format_duration;
 use microdash_domain::{AgentId, MetricName, Tags, Timestamp};
 
 use super::QueryError;
