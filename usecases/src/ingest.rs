@@ -200,15 +200,25 @@ impl IngestService {
         }
         let request_id = uuid::Uuid::now_v7().to_string();
         let batch = IngestBatch { request_id: request_id.clone(), tenant, received_at, samples };
-        self.queue.enqueue(batch).await.map_err(|e| match e {
+        if let Err(e) = self.queue.enqueue(batch).await {
+            // Nothing was accepted, so nothing is charged: the client is told to retry.
+            if let Err(refund) = self.limiter.refund(budget, count as u64, per_minute).await {
+                tracing::warn!(budget, error = %refund, "Could not refund the quota of a refused batch.");
+            }
+            return Err(Self::unavailable(e));
+        }
+        Ok(IngestReceipt { request_id, accepted: count })
+    }
+
+    fn unavailable(e: QueueError) -> IngestError {
+        match e {
             QueueError::Full { retry_after } => {
                 IngestError::Unavailable { reason: e.to_string(), retry_after }
             }
             QueueError::Closed | QueueError::Unavailable(_) => {
                 IngestError::Unavailable { reason: e.to_string(), retry_after: UNAVAILABLE_RETRY_AFTER }
             }
-        })?;
-        Ok(IngestReceipt { request_id, accepted: count })
+        }
     }
 }
 

@@ -33,14 +33,9 @@ impl RateLimiter for MemoryRateLimiter {
         if cost > per_minute {
             return Ok(Admission::Denied { retry_after: Duration::from_secs(60) });
         }
-        let now = self.clock.now();
-        let capacity = per_minute as f64;
-        let per_ms = capacity / 60_000.0;
+        let per_ms = per_minute as f64 / 60_000.0;
         let mut buckets = self.buckets.lock().expect("rate limiter mutex poisoned");
-        let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
-        let elapsed = (now.as_millis() - bucket.updated.as_millis()).max(0) as f64;
-        bucket.tokens = (bucket.tokens + elapsed * per_ms).min(capacity);
-        bucket.updated = now;
+        let bucket = self.refilled(&mut buckets, key, per_minute);
         let cost = cost as f64;
         if bucket.tokens >= cost {
             bucket.tokens -= cost;
@@ -49,5 +44,30 @@ impl RateLimiter for MemoryRateLimiter {
             let wait_ms = ((cost - bucket.tokens) / per_ms).ceil().max(1.0);
             Ok(Admission::Denied { retry_after: Duration::from_millis(wait_ms as u64) })
         }
+    }
+
+    async fn refund(&self, key: &str, cost: u64, per_minute: u64) -> Result<(), RateLimitError> {
+        let mut buckets = self.buckets.lock().expect("rate limiter mutex poisoned");
+        let bucket = self.refilled(&mut buckets, key, per_minute);
+        bucket.tokens = (bucket.tokens + cost as f64).min(per_minute as f64);
+        Ok(())
+    }
+}
+
+impl MemoryRateLimiter {
+    /// `key`'s bucket, refilled up to now (a new key starts full).
+    fn refilled<'a>(
+        &self,
+        buckets: &'a mut HashMap<String, Bucket>,
+        key: &str,
+        per_minute: u64,
+    ) -> &'a mut Bucket {
+        let now = self.clock.now();
+        let capacity = per_minute as f64;
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
+        let elapsed = (now.as_millis() - bucket.updated.as_millis()).max(0) as f64;
+        bucket.tokens = (bucket.tokens + elapsed * capacity / 60_000.0).min(capacity);
+        bucket.updated = now;
+        bucket
     }
 }

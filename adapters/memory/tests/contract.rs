@@ -54,10 +54,9 @@ async fn live_bus_numbering_contract() {
 
 #[tokio::test]
 async fn rate_limiter_contract() {
-    contract::rate_limiter_grants_up_to_the_budget_then_denies(&MemoryRateLimiter::new(Arc::new(
-        SystemClock,
-    )))
-    .await;
+    let limiter = MemoryRateLimiter::new(Arc::new(SystemClock));
+    contract::rate_limiter_grants_up_to_the_budget_then_denies(&limiter).await;
+    contract::rate_limiter_refunds_up_to_the_budget(&limiter).await;
 }
 
 #[tokio::test]

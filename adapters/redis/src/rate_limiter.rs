@@ -40,6 +40,24 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {granted, wait}
 ";
 
+/// KEYS[1] = bucket; ARGV = cost, per_minute, ttl_ms. Adds `cost` back, capped at capacity;
+/// a bucket that is gone is full already.
+const REFUND_SCRIPT: &str = r"
+local capacity = tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1])
+local at = tonumber(b[2])
+if tokens == nil or at == nil then
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+tokens = math.min(capacity, tokens + math.max(0, now - at) * capacity / 60000 + tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
 /// A bucket refills completely within a minute; keep it a little longer than that.
 const BUCKET_TTL: Duration = Duration::from_secs(61);
 
@@ -48,6 +66,7 @@ pub struct RedisRateLimiter {
     options: RedisOptions,
     commands: ConnectionManager,
     script: redis::Script,
+    refund_script: redis::Script,
 }
 
 impl RedisRateLimiter {
@@ -57,7 +76,12 @@ impl RedisRateLimiter {
     /// [`ConnectError`] when the URL is invalid or Redis does not answer.
     pub async fn connect(options: RedisOptions) -> Result<Self, ConnectError> {
         let commands = options.manager(Duration::ZERO).await?;
-        Ok(Self { options, commands, script: redis::Script::new(ACQUIRE_SCRIPT) })
+        Ok(Self {
+            options,
+            commands,
+            script: redis::Script::new(ACQUIRE_SCRIPT),
+            refund_script: redis::Script::new(REFUND_SCRIPT),
+        })
     }
 }
 
@@ -81,6 +105,19 @@ impl RateLimiter for RedisRateLimiter {
         } else {
             Ok(Admission::Denied { retry_after: Duration::from_millis(wait_ms) })
         }
+    }
+
+    async fn refund(&self, key: &str, cost: u64, per_minute: u64) -> Result<(), RateLimitError> {
+        let _: u8 = self
+            .refund_script
+            .key(self.options.rate_limit_key(key))
+            .arg(cost)
+            .arg(per_minute)
+            .arg(BUCKET_TTL.as_millis() as u64)
+            .invoke_async(&mut self.commands.clone())
+            .await
+            .map_err(|e| RateLimitError::Unavailable(e.to_string()))?;
+        Ok(())
     }
 }
 

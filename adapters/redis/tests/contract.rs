@@ -34,4 +34,5 @@ async fn rate_limiter_contract() {
     let redis = TestRedis::new();
     let limiter = RedisRateLimiter::connect(redis.options.clone()).await.unwrap();
     contract::rate_limiter_grants_up_to_the_budget_then_denies(&limiter).await;
+    contract::rate_limiter_refunds_up_to_the_budget(&limiter).await;
 }

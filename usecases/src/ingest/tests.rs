@@ -48,6 +48,26 @@ async fn an_unreachable_rate_limiter_makes_ingest_unavailable_not_unlimited() {
 }
 
 #[tokio::test]
+async fn a_batch_the_queue_refuses_gets_its_quota_back_so_the_retry_is_not_charged_twice() {
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_acquire().times(1).returning(|_, _, _| Ok(Admission::Granted));
+    limiter
+        .expect_refund()
+        .withf(|key, cost, per_minute| key == "token:3" && *cost == 2 && *per_minute == 1000)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let mut queue = MockIngestQueue::new();
+    queue
+        .expect_enqueue()
+        .times(1)
+        .returning(|_| Err(QueueError::Full { retry_after: Duration::from_secs(1) }));
+    let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
+    let err =
+        svc.ingest(&principal(), br#"[{"name":"a","value":1},{"name":"b","value":2}]"#).await.unwrap_err();
+    assert!(matches!(err, IngestError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn quota_is_charged_per_token_with_the_number_of_samples() {
     let mut limiter = MockRateLimiter::new();
     limiter

@@ -336,6 +336,24 @@ pub async fn rate_limiter_grants_up_to_the_budget_then_denies(limiter: &dyn Rate
     ));
 }
 
+/// A refund gives back what was taken, never more than one minute's worth.
+pub async fn rate_limiter_refunds_up_to_the_budget(limiter: &dyn RateLimiter) {
+    let key = format!("contract:{}", unique_slug("rf"));
+    assert_eq!(limiter.acquire(&key, 100, 100).await.unwrap(), Admission::Granted);
+    assert!(matches!(limiter.acquire(&key, 40, 100).await.unwrap(), Admission::Denied { .. }));
+    limiter.refund(&key, 40, 100).await.unwrap();
+    assert_eq!(limiter.acquire(&key, 40, 100).await.unwrap(), Admission::Granted, "the refund is spendable");
+    assert!(matches!(limiter.acquire(&key, 30, 100).await.unwrap(), Admission::Denied { .. }));
+    for _ in 0..3 {
+        limiter.refund(&key, 100, 100).await.unwrap();
+    }
+    assert_eq!(limiter.acquire(&key, 100, 100).await.unwrap(), Admission::Granted);
+    assert!(
+        matches!(limiter.acquire(&key, 5, 100).await.unwrap(), Admission::Denied { .. }),
+        "capped at 100"
+    );
+}
+
 /// Batches come out in order, are acknowledged, and the consumer sees them all.
 pub async fn ingest_queue_delivers_every_batch_in_order(
     queue: &dyn IngestQueue,

@@ -34,6 +34,14 @@ pub trait RateLimiter: Send + Sync {
     /// # Errors
     /// [`RateLimitError::Unavailable`] when the backend cannot be reached.
     async fn acquire(&self, key: &str, cost: u64, per_minute: u64) -> Result<Admission, RateLimitError>;
+
+    /// Gives `cost` back to `key`'s budget of `per_minute` (never above one minute's worth):
+    /// for work that was admitted and then not done (the queue refused it), so that the retry
+    /// the client is told to make is not charged twice.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unavailable`] when the backend cannot be reached.
+    async fn refund(&self, key: &str, cost: u64, per_minute: u64) -> Result<(), RateLimitError>;
 }
 
 /// Shared [`RateLimiter`].
