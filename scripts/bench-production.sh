@@ -8,7 +8,8 @@
 #   scripts/bench-production.sh --rate 1000 --batch 10 --duration 30s
 #
 # Env: MICRODASH_BIN (default target/release/microdash), BENCH_MYSQL (mysql://root@127.0.0.1:3306),
-# BENCH_REDIS (redis://127.0.0.1:6379).
+# BENCH_REDIS (redis://127.0.0.1:6379). The benchmark database is created and dropped with the
+# local `mariadb -uroot` client, so BENCH_MYSQL must name that same server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${MICRODASH_BIN:-target/release/microdash}

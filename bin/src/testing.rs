@@ -20,10 +20,10 @@ use crate::config::ServeArgs;
 ///
 /// # Panics
 /// When `dir` is not valid UTF-8.
-pub fn serve_args(dir: &Path) -> ServeArgs {
-    let argv =
+pub fn serve_args(dir: &Path, extra: &[&str]) -> ServeArgs {
+    let base =
         ["microdash", "serve", "--http-addr", "127.0.0.1:0", "--data-dir", dir.to_str().expect("utf-8 path")];
-    match Cli::parse_from(argv).command {
+    match Cli::parse_from(base.iter().chain(extra)).command {
         Command::Serve(args) => args,
         _ => unreachable!("parsed a serve command"),
     }
@@ -48,8 +48,16 @@ pub struct TestApp {
 /// # Panics
 /// When the application cannot be built: a test cannot go on without it.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// [`spawn_app`] with further `serve` flags.
+///
+/// # Panics
+/// As [`spawn_app`].
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let dir = TempDir::new().expect("temporary directory");
-    let args = serve_args(dir.path());
+    let args = serve_args(dir.path(), extra);
     let app = App::build(&args).await.expect("app builds");
     let (_, secret) = app.admin().ensure_demo_tenant().await.expect("store answers").expect("fresh database");
     // A second admin over the same database, for test set-up while the app runs.

@@ -104,7 +104,10 @@ fn every_environment_variable_given_to_microdash_is_one_its_command_reads() {
 #[test]
 fn health_checks_probe_the_port_each_service_listens_on() {
     for (name, def) in microdash_services() {
-        let Some(check) = def.get("healthcheck") else { continue };
+        let Some(check) = def.get("healthcheck") else {
+            assert_eq!(name, "migrate", "every long-running service has a health check");
+            continue;
+        };
         let test = strings(&check["test"]).join(" ");
         let port = test
             .split("127.0.0.1:")
@@ -125,7 +128,8 @@ fn services_depend_only_on_services_that_exist_and_the_roles_wait_for_their_depe
     let doc = compose();
     let all = merged(&doc["services"]);
     for (name, def) in microdash_services() {
-        let Some(deps) = def.get("depends_on") else { continue };
+        let deps =
+            def.get("depends_on").unwrap_or_else(|| panic!("service {name} waits for its dependencies"));
         for dep in merged(deps).keys() {
             assert!(all.contains_key(dep), "service {name} depends on unknown service {dep}");
         }

@@ -4,19 +4,9 @@
 use std::time::Duration;
 
 use microdash::app::App;
-use microdash::cli::{Cli, Command};
-use microdash::config::ServeArgs;
-use microdash::testing::eventually;
+use microdash::testing::{eventually, serve_args};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
-
-fn serve_args(dir: &std::path::Path, extra: &[&str]) -> ServeArgs {
-    let base = ["microdash", "serve", "--http-addr", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()];
-    match clap::Parser::parse_from(base.iter().chain(extra)) {
-        Cli { command: Command::Serve(args), .. } => args,
-        _ => unreachable!(),
-    }
-}
 
 #[tokio::test]
 async fn serve_stores_what_a_device_publishes_over_mqtt() {

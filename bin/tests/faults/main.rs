@@ -131,12 +131,19 @@ async fn a_database_outage_is_buffered_by_the_queue_and_drained_after_it() {
     let during = Arc::new(Sent::default());
     send(vec![url.clone()], token, 10..60, PER, 2, false, during.clone()).await;
     assert_eq!(during.accepted.load(std::sync::atomic::Ordering::SeqCst), 50_000, "the api keeps accepting");
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // The worker tries, fails and says it retries; only then is the database given back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !stack.log(worker).contains("retrying, nothing is dropped") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never said it retries:\n{}",
+            stack.log(worker)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(stack.count("samples").await, 10_000, "nothing stored while the worker is cut off");
     proxy.restore();
     stack.wait_for_samples(60_000, Duration::from_secs(60)).await;
-    let log = stack.log(worker);
-    assert!(log.contains("retrying, nothing is dropped"), "the worker said it retries:\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,9 +161,10 @@ async fn set_retention_refuses_bad_values_and_the_next_run_applies_it() {
     let tenant = admin.set_retention("alpha", short).await.unwrap();
     assert_eq!(tenant.retention, short);
     w.insert(&w.alpha, &[sample("cpu", None, NOW - 150 * MIN, 1.0)]).await;
+    w.insert(&w.beta, &[sample("cpu", None, NOW - 150 * MIN, 2.0)]).await;
     w.fold().await;
     let removed = job(&w, w.store.clone(), 100).run_once().await.unwrap();
-    assert_eq!(removed.raw, 1, "2.5 h old raw data is past a 2 h retention");
+    assert_eq!(removed.raw, 1, "2.5 h old raw data is past alpha's 2 h retention, not beta's 24 h");
     assert_eq!(w.store.find_by_slug(&tenant.slug).await.unwrap().unwrap().retention, short);
     assert!(w.store.folded_until(w.alpha.tenant).await.unwrap().as_millis() > NOW - 2 * MIN);
 }

@@ -124,6 +124,8 @@ pub fn bridge_options(port: u16) -> BridgeOptions {
 pub struct Publisher {
     pub client: AsyncClient,
     pub events: tokio::sync::mpsc::UnboundedReceiver<Packet>,
+    /// Packets [`Publisher::next`] passed over, so that none is lost to a later assertion.
+    skipped: Vec<Packet>,
 }
 
 impl Publisher {
@@ -148,7 +150,7 @@ impl Publisher {
                 }
             }
         });
-        Ok(Publisher { client, events })
+        Ok(Publisher { client, events, skipped: Vec::new() })
     }
 
     /// Publishes at QoS 1 and waits for the broker's PUBACK.
@@ -164,10 +166,22 @@ impl Publisher {
                 if wanted(&p) {
                     return p;
                 }
+                self.skipped.push(p);
             }
         })
         .await
         .expect("nothing wanted from the broker in time")
+    }
+}
+
+impl Publisher {
+    /// Every PUBLISH the broker sent this client so far, whether or not `next` passed over it.
+    pub fn publishes_received(&mut self) -> Vec<Packet> {
+        let mut all = std::mem::take(&mut self.skipped);
+        while let Ok(p) = self.events.try_recv() {
+            all.push(p);
+        }
+        all.into_iter().filter(|p| matches!(p, Packet::Publish(_))).collect()
     }
 }
 

@@ -210,7 +210,9 @@ pub enum Seen {
 /// A device on rumqttc, its event loop polled in a task that reports what it sees.
 pub struct Device {
     pub client: AsyncClient,
-    pub seen: mpsc::UnboundedReceiver<Seen>,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    /// Events [`Device::next`] passed over: later calls see them first, so none is lost.
+    skipped: std::collections::VecDeque<Seen>,
 }
 
 impl Device {
@@ -258,20 +260,24 @@ impl Device {
                 }
             }
         });
-        Ok(Device { client, seen })
+        Ok(Device { client, seen, skipped: Default::default() })
     }
 
     pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
     }
 
-    /// The next event matching `wanted` within [`WITHIN`], skipping others.
+    /// The next event matching `wanted` within [`WITHIN`]; the others are kept for later
+    /// calls (a PUBACK passed over while waiting for a SUBACK is still seen by `pubacks`).
     pub async fn next(&mut self, wanted: impl Fn(&Seen) -> bool) -> Seen {
+        if let Some(i) = self.skipped.iter().position(&wanted) {
+            return self.skipped.remove(i).expect("a position in the deque");
+        }
         let deadline = tokio::time::Instant::now() + WITHIN;
         loop {
             match tokio::time::timeout_at(deadline, self.seen.recv()).await {
                 Ok(Some(s)) if wanted(&s) => return s,
-                Ok(Some(_)) => {}
+                Ok(Some(s)) => self.skipped.push_back(s),
                 Ok(None) => panic!("the device's event loop ended"),
                 Err(_) => panic!("nothing wanted seen within {WITHIN:?}"),
             }
@@ -296,6 +302,15 @@ impl Device {
             Seen::Closed(why) => why,
             _ => unreachable!(),
         }
+    }
+
+    /// Everything seen and not yet taken by [`Device::next`], oldest first.
+    pub fn drain(&mut self) -> Vec<Seen> {
+        let mut all: Vec<Seen> = self.skipped.drain(..).collect();
+        while let Ok(s) = self.seen.try_recv() {
+            all.push(s);
+        }
+        all
     }
 
     /// Proves the connection is alive and every packet sent before was handled (packets

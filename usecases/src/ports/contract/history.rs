@@ -372,6 +372,7 @@ pub async fn retention_store_deletes_in_chunks_and_keeps_dirty_minutes(store: &d
 /// Retention is stored per tenant.
 pub async fn tenant_repo_sets_retention(store: &dyn HistoryStore) {
     let t = new_tenant(store, "trr").await;
+    let other = new_tenant(store, "trs").await;
     let r = Retention {
         raw: Duration::from_secs(7_200),
         one_minute: Duration::from_secs(86_400),
@@ -379,6 +380,8 @@ pub async fn tenant_repo_sets_retention(store: &dyn HistoryStore) {
     };
     store.set_retention(t.id, r).await.unwrap();
     assert_eq!(store.find_by_slug(&t.slug).await.unwrap().unwrap().retention, r);
+    let untouched = store.find_by_slug(&other.slug).await.unwrap().unwrap().retention;
+    assert_eq!(untouched, Retention::default(), "only that tenant's retention changes");
     let missing = store.set_retention(TenantId::new(i64::MAX), r).await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
 }
