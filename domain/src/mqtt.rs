@@ -10,8 +10,7 @@
 //!
 //! Not for: packets, sessions, authentication (the MQTT adapter's) or quotas (the use case's).
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::sample::{AgentId, MetricName, Sample};
 use crate::tenant::{InvalidSlug, TenantSlug};
@@ -115,38 +114,41 @@ impl MetricsTopic {
     ) -> Result<Vec<Sample>, WireError> {
         let invalid =
             |field, message: String| WireError::Invalid(vec![ItemError { index: 0, field, message }]);
-        let parsed: Value = serde_json::from_slice(payload).map_err(|e| {
-            WireError::Malformed(if payload.iter().all(u8::is_ascii_whitespace) {
-                "the payload is empty; send a number or a JSON object".to_owned()
-            } else {
-                e.to_string()
-            })
-        })?;
-        let mut item = match parsed {
-            number @ Value::Number(_) => Map::from_iter([("value".to_owned(), number)]),
-            Value::Object(map) => map,
-            _ => {
+        let malformed = |e: serde_json::Error| WireError::Malformed(e.to_string());
+        // An object is read by the very visitor of HTTP items (unknown and repeated fields
+        // are errors there too); a bare number is the value.
+        let mut item = match payload.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
                 return Err(WireError::Malformed(
-                    "the payload of metrics/{tenant}/{agent_id}/{metric_name} must be a number or a JSON \
-                     object {value, timestamp?, tags?, dedupe_id?}"
-                        .to_owned(),
+                    "the payload is empty; send a number or a JSON object".to_owned(),
                 ));
             }
+            Some(b'{') => serde_json::from_slice::<WireItem>(payload).map_err(malformed)?,
+            Some(_) => match serde_json::from_slice::<Value>(payload).map_err(malformed)? {
+                number @ Value::Number(_) => {
+                    let mut item = WireItem::default();
+                    item.value = Some(number);
+                    item
+                }
+                _ => {
+                    return Err(WireError::Malformed(
+                        "the payload of metrics/{tenant}/{agent_id}/{metric_name} must be a number or a JSON \
+                         object {value, timestamp?, tags?, dedupe_id?}"
+                            .to_owned(),
+                    ));
+                }
+            },
         };
-        if item.contains_key("metric_name") || item.contains_key("name") {
+        if item.metric_name.is_some() {
             let m = "comes from the topic; leave it out of the payload (or publish to metrics/{tenant}/{agent_id})";
             return Err(invalid(Field::MetricName, m.to_owned()));
         }
-        match item.get("agent_id") {
-            None => {
-                item.insert("agent_id".to_owned(), Value::String(self.agent.as_str().to_owned()));
-            }
+        match &item.agent_id {
+            None => item.agent_id = Some(Value::String(self.agent.as_str().to_owned())),
             Some(Value::String(a)) if a == self.agent.as_str() => {}
             Some(other) => return Err(invalid(Field::AgentId, self.other_agent(other))),
         }
-        item.insert("metric_name".to_owned(), Value::String(metric.as_str().to_owned()));
-        let item =
-            WireItem::deserialize(Value::Object(item)).map_err(|e| invalid(Field::Item, e.to_string()))?;
+        item.metric_name = Some(Value::String(metric.as_str().to_owned()));
         item.validate(ctx)
             .map(|sample| vec![sample])
             .map_err(|errors| WireError::Invalid(errors.into_iter().map(|e| e.at(0)).collect()))

@@ -275,10 +275,10 @@ fn check_unique_points(samples: &[Sample]) -> Result<(), WireError> {
 /// field-level error instead of failing the item as a whole.
 #[derive(Debug, Default)]
 pub struct WireItem {
-    metric_name: Option<Value>,
-    value: Option<Value>,
+    pub(crate) metric_name: Option<Value>,
+    pub(crate) value: Option<Value>,
     timestamp: Option<Value>,
-    agent_id: Option<Value>,
+    pub(crate) agent_id: Option<Value>,
     tags: Option<Value>,
     dedupe_id: Option<Value>,
     problems: Vec<FieldError>,

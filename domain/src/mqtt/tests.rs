@@ -79,6 +79,10 @@ fn the_metric_topic_refuses_what_http_refuses() {
         invalid_fields("metrics/acme/a/cpu", r#"{"tags":{"k":1}}"#),
         vec![(0, Field::Value), (0, Field::Tags)]
     );
+    // As over HTTP, a field given twice is an error, not "the last one wins".
+    assert_eq!(invalid_fields("metrics/acme/a/cpu", r#"{"value":1,"value":2}"#), vec![(0, Field::Value)]);
+    let twice = format!(r#"{{"value":1,"ts":{},"timestamp":{}}}"#, NOW - 2_000, NOW - 1_000);
+    assert_eq!(invalid_fields("metrics/acme/a/cpu", &twice), vec![(0, Field::Timestamp)]);
     for malformed in ["", "  ", "{", "NaN", "\"42\"", "[1]", "true", "null"] {
         assert!(
             matches!(parse("metrics/acme/a/cpu", malformed), Err(WireError::Malformed(_))),
