@@ -96,7 +96,8 @@ pub struct RedisArgs {
 
     /// Most accepted requests the Redis ingest stream holds, queued or being stored. Past it,
     /// ingest answers 503 with Retry-After rather than let Redis run out of memory; nothing is
-    /// ever trimmed. A full 1,000-sample request takes about 60 KB.
+    /// ever trimmed. An entry holds its samples as JSON, roughly 60 to 100
+    /// bytes each (more with tags), so a 1,000-sample request is 60 to 100 KB.
     #[arg(long, env = "MICRODASH_QUEUE_MAX_ENTRIES", default_value_t = 10_000)]
     pub queue_max_entries: u64,
 

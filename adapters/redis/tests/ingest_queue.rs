@@ -259,20 +259,31 @@ async fn a_rejected_delivery_goes_to_the_dead_letters_at_once_with_its_reason() 
 #[tokio::test]
 async fn a_worker_that_extends_its_claim_keeps_its_batches_while_it_retries() {
     let redis = TestRedis::new();
-    let slow = queue(redis.consumer("slow")).await;
-    let other = queue(redis.consumer("other")).await;
+    // A claim lapses after 2 s; it is extended every 400 ms, a wide margin on a busy machine.
+    let claim = |name: &str| RedisOptions { claim_idle: Duration::from_secs(2), ..redis.consumer(name) };
+    let slow = queue(claim("slow")).await;
+    let other = queue(claim("other")).await;
     slow.enqueue(batch("r0", 1)).await.unwrap();
     let held = next_ids(&slow, 10).await;
     let ids: Vec<String> = held.iter().map(|(id, _)| id.clone()).collect();
 
-    // Well past claim_idle (200 ms), but extended every 100 ms: nobody else gets it.
-    let watcher =
-        tokio::spawn(async move { tokio::time::timeout(Duration::from_millis(800), other.next(10)).await });
-    for _ in 0..8 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Well past claim_idle, but extended: nobody else gets it.
+    let watcher = tokio::spawn(async move {
+        let got = tokio::time::timeout(Duration::from_secs(5), other.next(10)).await.is_ok();
+        (got, other)
+    });
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
         slow.extend(&ids).await.unwrap();
     }
-    assert!(watcher.await.unwrap().is_err(), "the other worker got nothing while the claim was extended");
-    slow.ack(&ids).await.unwrap();
-    assert_eq!(slow.stats().await.unwrap().depth, 0);
+    let (got, other) = watcher.await.unwrap();
+    assert!(!got, "the other worker got nothing while the claim was extended");
+
+    // No longer extended, the claim lapses and the other worker takes the batch over.
+    let taken =
+        tokio::time::timeout(Duration::from_secs(10), other.next(10)).await.expect("in time").unwrap();
+    let taken: Vec<String> = taken.expect("open").into_iter().map(|d| d.id).collect();
+    assert_eq!(taken, ids, "the lapsed claim went to the other worker");
+    other.ack(&ids).await.unwrap();
+    assert_eq!(other.stats().await.unwrap().depth, 0);
 }
