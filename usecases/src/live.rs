@@ -35,7 +35,7 @@ use crate::auth::Principal;
 use crate::ports::{ClockRef, LiveBusError, LiveBusRef};
 use crate::signing::Signer;
 use hub::{Hub, HubLimits, HubMap};
-use stream::{Permit, Viewing};
+use stream::{NodePlace, Permit, Viewing};
 
 /// Longest a long-poll may wait: below the 60 s after which common proxies give up on a
 /// silent response.
@@ -322,11 +322,22 @@ impl LiveService {
         if *self.shutdown.borrow() {
             return Err(LiveError::ShuttingDown);
         }
+        // The node's limit first, so that a refused request subscribes to nothing.
+        let limit = self.options.max_streams_per_node;
+        if self.viewers.fetch_add(1, Ordering::SeqCst) >= limit {
+            self.viewers.fetch_sub(1, Ordering::SeqCst);
+            return Err(LiveError::TooManyStreams { scope: LimitScope::Node, limit });
+        }
+        let node = NodePlace(self.viewers.clone());
         let mut hubs = self.hubs.lock().await;
         let hub = match hubs.get(&tenant) {
             Some(hub) => hub.clone(),
             None => {
-                let subscription = self.bus.subscribe(tenant).await?;
+                // Bounded: the map is locked meanwhile, and a bus that does not answer must
+                // turn into a quick 503 for everyone, not a queue of stalled requests.
+                let subscription = tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.bus.subscribe(tenant))
+                    .await
+                    .map_err(|_| LiveBusError::Unavailable("subscribing took too long".into()))??;
                 let limits = HubLimits {
                     ring_events: self.options.replay_events,
                     ring_samples: self.options.replay_samples,
@@ -348,14 +359,12 @@ impl LiveService {
         if hub.viewers.load(Ordering::SeqCst) >= limit {
             return Err(LiveError::TooManyStreams { scope: LimitScope::Tenant, limit });
         }
-        let limit = self.options.max_streams_per_node;
-        if self.viewers.fetch_add(1, Ordering::SeqCst) >= limit {
-            self.viewers.fetch_sub(1, Ordering::SeqCst);
-            return Err(LiveError::TooManyStreams { scope: LimitScope::Node, limit });
-        }
         hub.attach();
         drop(hubs);
         let joined = hub.join(resume);
-        Ok((Permit { hub, node: self.viewers.clone() }, joined))
+        Ok((Permit { hub, node }, joined))
     }
 }
+
+/// How long subscribing a tenant on the bus may take before the request gets a 503.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -76,13 +76,25 @@ impl ViewerTooSlow {
 /// Holds a viewer's place in the stream limits; given back on drop.
 pub(super) struct Permit {
     pub hub: Arc<Hub>,
-    pub node: Arc<AtomicUsize>,
+    /// The place in the node's limit, held only to be given back after the hub's (fields
+    /// drop after `drop`).
+    #[allow(dead_code, reason = "held for its Drop")]
+    pub node: NodePlace,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         self.hub.detach();
-        self.node.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A place in the node's limit of streams, given back when dropped (also when the request is
+/// refused after taking it).
+pub(super) struct NodePlace(pub Arc<AtomicUsize>);
+
+impl Drop for NodePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -226,6 +226,11 @@ async fn stream_limits_hold_per_tenant_and_per_node_and_free_up_when_a_viewer_le
         matches!(refused, Err(LiveError::TooManyStreams { scope: LimitScope::Node, limit: 3 })),
         "{refused:?}"
     );
+    let gamma = Viewer { tenant: TenantId::new(3), slug: TenantSlug::new("gamma").unwrap() };
+    let refused = live.svc.open(&gamma, "gamma", everything(), None).await;
+    assert!(matches!(refused, Err(LiveError::TooManyStreams { scope: LimitScope::Node, .. })), "{refused:?}");
+    let stats = live.svc.stats().await;
+    assert_eq!((stats.viewers, stats.tenants), (3, 2), "a refused tenant is not subscribed to");
 
     drop(a1);
     assert!(live.svc.open(&alpha(), "alpha", everything(), None).await.is_ok(), "a place came free");
