@@ -125,11 +125,7 @@ impl MetricsTopic {
             }
             Some(b'{') => serde_json::from_slice::<WireItem>(payload).map_err(malformed)?,
             Some(_) => match serde_json::from_slice::<Value>(payload).map_err(malformed)? {
-                number @ Value::Number(_) => {
-                    let mut item = WireItem::default();
-                    item.value = Some(number);
-                    item
-                }
+                Value::Number(number) => WireItem::of_number(&number),
                 _ => {
                     return Err(WireError::Malformed(
                         "the payload of metrics/{tenant}/{agent_id}/{metric_name} must be a number or a JSON \
@@ -144,11 +140,13 @@ impl MetricsTopic {
             return Err(invalid(Field::MetricName, m.to_owned()));
         }
         match &item.agent_id {
-            None => item.agent_id = Some(Value::String(self.agent.as_str().to_owned())),
-            Some(Value::String(a)) if a == self.agent.as_str() => {}
-            Some(other) => return Err(invalid(Field::AgentId, self.other_agent(other))),
+            None | Some(Ok(None)) => item.agent_id = Some(Ok(Some(self.agent.clone()))),
+            Some(Ok(Some(a))) if *a == self.agent => {}
+            Some(Ok(Some(other))) => return Err(invalid(Field::AgentId, self.other_agent(other))),
+            // A wrong type or an invalid id: validation reports it.
+            Some(Err(_)) => {}
         }
-        item.metric_name = Some(Value::String(metric.as_str().to_owned()));
+        item.metric_name = Some(Ok(Some(metric.clone())));
         item.validate(ctx)
             .map(|sample| vec![sample])
             .map_err(|errors| WireError::Invalid(errors.into_iter().map(|e| e.at(0)).collect()))
@@ -166,19 +164,17 @@ impl MetricsTopic {
             match &sample.series.agent {
                 None => sample.series.agent = Some(self.agent.clone()),
                 Some(a) if *a == self.agent => {}
-                Some(other) => errors.push(ItemError {
-                    index,
-                    field: Field::AgentId,
-                    message: self.other_agent(&Value::String(other.as_str().to_owned())),
-                }),
+                Some(other) => {
+                    errors.push(ItemError { index, field: Field::AgentId, message: self.other_agent(other) })
+                }
             }
         }
         if errors.is_empty() { Ok(samples) } else { Err(WireError::Invalid(errors)) }
     }
 
-    fn other_agent(&self, given: &Value) -> String {
+    fn other_agent(&self, given: &AgentId) -> String {
         format!(
-            "{given} differs from the topic's agent '{}'; leave it out or publish to that agent's topic",
+            "'{given}' differs from the topic's agent '{}'; leave it out or publish to that agent's topic",
             self.agent
         )
     }

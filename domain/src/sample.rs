@@ -22,8 +22,11 @@ pub const MAX_TAG_VALUE_LEN: usize = 256;
 /// Longest dedupe id: room for a UUID plus a client's own prefix.
 pub const MAX_DEDUPE_ID_LEN: usize = 128;
 
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')
+/// Whether a byte may be part of a name or an id. Every allowed character is ASCII, so a name is
+/// valid exactly when each of its bytes is (no byte of a multi-byte character is); checking
+/// bytes instead of decoding characters showed in the API's profile.
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')
 }
 
 /// A metric name: `[A-Za-z_][A-Za-z0-9_.:-]{0,63}`, e.g. `system.cpu.usage_pct`.
@@ -39,16 +42,16 @@ impl MetricName {
     pub fn new(name: impl Into<String>) -> Result<Self, FieldError> {
         let name = name.into();
         let err = |m: &str| Err(FieldError::new(Field::MetricName, m));
-        let Some(first) = name.chars().next() else {
+        let Some(&first) = name.as_bytes().first() else {
             return err("must not be empty");
         };
         if name.len() > MAX_NAME_LEN {
             return err("must be at most 64 characters");
         }
-        if !(first.is_ascii_alphabetic() || first == '_') {
+        if !(first.is_ascii_alphabetic() || first == b'_') {
             return err("must start with a letter or '_'");
         }
-        if !name.chars().all(is_name_char) {
+        if !name.bytes().all(is_name_byte) {
             return err("may contain only letters, digits, '_', '.', ':' and '-'");
         }
         Ok(Self(name))
@@ -79,7 +82,7 @@ impl AgentId {
         if id.len() > MAX_NAME_LEN {
             return err("must be at most 64 characters");
         }
-        if !id.chars().all(is_name_char) {
+        if !id.bytes().all(is_name_byte) {
             return err("may contain only letters, digits, '_', '.', ':' and '-'");
         }
         Ok(Self(id))

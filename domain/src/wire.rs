@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::sample::{AgentId, DedupeId, MetricName, Sample, SeriesKey, Tags, check_value};
 use crate::time::Timestamp;
@@ -87,7 +86,10 @@ pub fn parse_batch(json: &[u8], ctx: &ValidationContext, max_items: usize) -> Re
     }
     // One pass over the body: each item is validated as it is read (reading the items as raw
     // JSON first and parsing each again cost a tenth of the API's time at high rates).
-    let mut de = serde_json::Deserializer::from_slice(json);
+    // Checking the body's UTF-8 once is cheaper than serde_json checking every string in it.
+    let json = std::str::from_utf8(json)
+        .map_err(|e| WireError::Malformed(format!("the body is not UTF-8 text: {e}")))?;
+    let mut de = serde_json::Deserializer::from_str(json);
     let parsed = de::DeserializeSeed::deserialize(Batch { ctx, max_items, body_bytes: json.len() }, &mut de)
         .and_then(|parsed| de.end().map(|()| parsed))
         .map_err(|e| WireError::Malformed(e.to_string()))?;
@@ -114,13 +116,10 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn add(&mut self, ctx: &ValidationContext, item: Result<WireItem, String>) {
+    fn add(&mut self, item: Result<Sample, Vec<FieldError>>) {
         let index = self.count;
         self.count += 1;
-        match item
-            .map_err(|message| vec![FieldError::new(Field::Item, message)])
-            .and_then(|i| i.validate(ctx))
-        {
+        match item {
             Ok(sample) => self.samples.push(sample),
             Err(errs) => self.errors.extend(errs.into_iter().map(|e| e.at(index))),
         }
@@ -151,7 +150,7 @@ impl<'de> Visitor<'de> for Batch<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Parsed, A::Error> {
         let mut parsed = Parsed { count: 0, samples: Vec::with_capacity(1), errors: Vec::new() };
-        parsed.add(self.ctx, Ok(ItemVisitor.visit_map(map)?));
+        parsed.add(ItemVisitor.visit_map(map)?.validate(self.ctx));
         Ok(parsed)
     }
 
@@ -161,8 +160,8 @@ impl<'de> Visitor<'de> for Batch<'_> {
         let capacity = seq.size_hint().unwrap_or(self.body_bytes / 64).min(self.max_items);
         let mut parsed = Parsed { count: 0, samples: Vec::with_capacity(capacity), errors: Vec::new() };
         while parsed.count < self.max_items {
-            match seq.next_element::<Element>()? {
-                Some(Element(item)) => parsed.add(self.ctx, item),
+            match seq.next_element_seed(ElementSeed(self.ctx))? {
+                Some(item) => parsed.add(item),
                 None => return Ok(parsed),
             }
         }
@@ -173,61 +172,64 @@ impl<'de> Visitor<'de> for Batch<'_> {
     }
 }
 
-/// One element of a batch array: an item, or why it is not one (reading goes on, so that
-/// every bad item is reported).
-struct Element(Result<WireItem, String>);
+/// Reads one element of a batch array into its sample, or into why it is not one (reading goes
+/// on, so that every bad item is reported).
+struct ElementSeed<'c>(&'c ValidationContext);
 
-impl<'de> Deserialize<'de> for Element {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ElementVisitor)
+type ElementResult = Result<Sample, Vec<FieldError>>;
+
+impl ElementSeed<'_> {
+    fn not_an_object<E>(unexpected: de::Unexpected<'_>) -> Result<ElementResult, E> {
+        let message = format!("invalid type: {unexpected}, expected {}", ItemVisitor.expected());
+        Ok(Err(vec![FieldError::new(Field::Item, message)]))
     }
 }
 
-struct ElementVisitor;
+impl<'de> de::DeserializeSeed<'de> for ElementSeed<'_> {
+    type Value = ElementResult;
 
-impl ElementVisitor {
-    fn not_an_object<E>(unexpected: de::Unexpected<'_>) -> Result<Element, E> {
-        Ok(Element(Err(format!("invalid type: {unexpected}, expected {}", ItemVisitor.expected()))))
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ElementResult, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ElementVisitor {
-    type Value = Element;
+impl<'de> Visitor<'de> for ElementSeed<'_> {
+    type Value = ElementResult;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         ItemVisitor.expecting(f)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Element, A::Error> {
-        Ok(Element(Ok(ItemVisitor.visit_map(map)?)))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ElementResult, A::Error> {
+        Ok(ItemVisitor.visit_map(map)?.validate(self.0))
     }
 
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Element, A::Error> {
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ElementResult, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Element(Err(NESTED_ARRAY.to_owned())))
+        Ok(Err(vec![FieldError::new(Field::Item, NESTED_ARRAY)]))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Element, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<ElementResult, E> {
         Self::not_an_object(de::Unexpected::Bool(v))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Element, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ElementResult, E> {
         Self::not_an_object(de::Unexpected::Signed(v))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Element, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ElementResult, E> {
         Self::not_an_object(de::Unexpected::Unsigned(v))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Element, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<ElementResult, E> {
         Self::not_an_object(de::Unexpected::Float(v))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Element, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ElementResult, E> {
         Self::not_an_object(de::Unexpected::Str(v))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Element, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<ElementResult, E> {
         Self::not_an_object(de::Unexpected::Unit)
     }
 }
@@ -271,16 +273,21 @@ fn check_unique_points(samples: &[Sample]) -> Result<(), WireError> {
     if errors.is_empty() { Ok(()) } else { Err(WireError::Invalid(errors)) }
 }
 
-/// One item as sent, before validation. Fields hold raw JSON so that a wrong type becomes a
-/// field-level error instead of failing the item as a whole.
+/// A field as read: absent (`None`), `null` (`Some(Ok(None))`), its value, or why the value is
+/// unusable.
+pub(crate) type Slot<T> = Option<Result<Option<T>, FieldError>>;
+
+/// One item as read. Each field is turned into its own type while it is read (no JSON tree in
+/// between, which cost a fifth of the API's time at high rates); [`WireItem::validate`] puts
+/// the item together and reports every problem, in a fixed field order.
 #[derive(Debug, Default)]
 pub struct WireItem {
-    pub(crate) metric_name: Option<Value>,
-    pub(crate) value: Option<Value>,
-    timestamp: Option<Value>,
-    pub(crate) agent_id: Option<Value>,
-    tags: Option<Value>,
-    dedupe_id: Option<Value>,
+    pub(crate) metric_name: Slot<MetricName>,
+    pub(crate) value: Slot<f64>,
+    timestamp: Slot<Timestamp>,
+    pub(crate) agent_id: Slot<AgentId>,
+    tags: Slot<Tags>,
+    dedupe_id: Slot<DedupeId>,
     problems: Vec<FieldError>,
 }
 
@@ -294,40 +301,21 @@ impl WireItem {
         fn keep<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
             r.map_err(|e| errors.push(e)).ok()
         }
-        let metric = keep(
-            &mut errors,
-            match self.metric_name {
-                None | Some(Value::Null) => Err(FieldError::new(Field::MetricName, "is required")),
-                Some(v) => string(v, Field::MetricName).and_then(MetricName::new),
-            },
-        );
-        let value = keep(
-            &mut errors,
-            match self.value {
-                None | Some(Value::Null) => Err(FieldError::new(Field::Value, "is required")),
-                Some(Value::Number(n)) => n
-                    .as_f64()
-                    .ok_or_else(|| FieldError::new(Field::Value, "must be a number"))
-                    .and_then(check_value),
-                Some(_) => Err(FieldError::new(Field::Value, "must be a number")),
-            },
-        );
+        fn given<T>(slot: Slot<T>) -> Result<Option<T>, FieldError> {
+            slot.unwrap_or(Ok(None))
+        }
+        fn required<T>(slot: Slot<T>, field: Field) -> Result<T, FieldError> {
+            given(slot)?.ok_or_else(|| FieldError::new(field, "is required"))
+        }
+        let metric = keep(&mut errors, required(self.metric_name, Field::MetricName));
+        let value = keep(&mut errors, required(self.value, Field::Value));
         let timestamp = keep(
             &mut errors,
-            match self.timestamp {
-                None | Some(Value::Null) => Ok(ctx.now),
-                Some(v) => timestamp(v).and_then(|ts| ctx.check_timestamp(ts)),
-            },
+            given(self.timestamp).and_then(|ts| ts.map_or(Ok(ctx.now), |ts| ctx.check_timestamp(ts))),
         );
-        let agent = keep(&mut errors, optional(self.agent_id, Field::AgentId, AgentId::new));
-        let dedupe_id = keep(&mut errors, optional(self.dedupe_id, Field::DedupeId, DedupeId::new));
-        let tags = keep(
-            &mut errors,
-            match self.tags {
-                None | Some(Value::Null) => Ok(Tags::empty()),
-                Some(v) => tags(v),
-            },
-        );
+        let agent = keep(&mut errors, given(self.agent_id));
+        let dedupe_id = keep(&mut errors, given(self.dedupe_id));
+        let tags = keep(&mut errors, given(self.tags).map(Option::unwrap_or_default));
         match (metric, value, timestamp, agent, dedupe_id, tags) {
             (Some(metric), Some(value), Some(timestamp), Some(agent), Some(dedupe_id), Some(tags))
                 if errors.is_empty() =>
@@ -337,56 +325,246 @@ impl WireItem {
             _ => Err(errors),
         }
     }
-}
 
-fn string(v: Value, field: Field) -> Result<String, FieldError> {
-    match v {
-        Value::String(s) => Ok(s),
-        _ => Err(FieldError::new(field, "must be a string")),
+    /// An item holding just `value`: the bare-number payload of the one-metric MQTT topic.
+    pub(crate) fn of_number(n: &serde_json::Number) -> Self {
+        let value = n.as_f64().ok_or_else(<f64 as FieldKind>::type_error).and_then(check_value);
+        Self { value: Some(value.map(Some)), ..Self::default() }
     }
 }
 
-fn optional<T>(
-    v: Option<Value>,
-    field: Field,
-    make: fn(String) -> Result<T, FieldError>,
-) -> Result<Option<T>, FieldError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => string(v, field).and_then(make).map(Some),
+/// How one field takes each JSON type. A type the field does not take is its type error;
+/// `null` is handled by [`FieldSeed`] for every field alike.
+trait FieldKind: Sized {
+    /// The field, for errors.
+    const FIELD: Field;
+    /// What the field must be.
+    const EXPECTED: &'static str;
+
+    fn type_error() -> FieldError {
+        FieldError::new(Self::FIELD, Self::EXPECTED)
+    }
+
+    fn from_str(_: &str) -> Result<Self, FieldError> {
+        Err(Self::type_error())
+    }
+
+    fn from_i64(_: i64) -> Result<Self, FieldError> {
+        Err(Self::type_error())
+    }
+
+    fn from_u64(v: u64) -> Result<Self, FieldError> {
+        // Past `i64::MAX` an integer is read like a float, as serde_json's `Number` does.
+        i64::try_from(v).map_or_else(|_| Self::from_f64(v as f64), Self::from_i64)
+    }
+
+    fn from_f64(_: f64) -> Result<Self, FieldError> {
+        Err(Self::type_error())
+    }
+
+    /// Reads an object (only tags take one); anything else is read to its end and refused.
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, FieldError>, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(Err(Self::type_error()))
     }
 }
 
-fn timestamp(v: Value) -> Result<Timestamp, FieldError> {
-    let err =
-        || FieldError::new(Field::Timestamp, "must be an RFC 3339 string or integer epoch milliseconds");
-    match v {
-        Value::String(s) => Timestamp::parse_rfc3339(&s).map_err(|m| FieldError::new(Field::Timestamp, m)),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(ms), _) => Ok(Timestamp::from_millis(ms)),
-            (None, Some(f)) if f.is_finite() && f.abs() < 9.0e15 => {
-                Ok(Timestamp::from_millis(f.round() as i64))
+macro_rules! string_field {
+    ($ty:ty, $field:expr) => {
+        impl FieldKind for $ty {
+            const FIELD: Field = $field;
+            const EXPECTED: &'static str = "must be a string";
+
+            fn from_str(s: &str) -> Result<Self, FieldError> {
+                <$ty>::new(s)
             }
-            _ => Err(err()),
-        },
-        _ => Err(err()),
-    }
-}
-
-fn tags(v: Value) -> Result<Tags, FieldError> {
-    let Value::Object(map) = v else {
-        return Err(FieldError::new(Field::Tags, "must be an object of string values"));
+        }
     };
-    let mut out = BTreeMap::new();
-    for (k, v) in map {
-        match v {
-            Value::String(s) => {
-                out.insert(k, s);
-            }
-            _ => return Err(FieldError::new(Field::Tags, format!("value of tag '{k}' must be a string"))),
+}
+
+string_field!(MetricName, Field::MetricName);
+string_field!(AgentId, Field::AgentId);
+string_field!(DedupeId, Field::DedupeId);
+
+impl FieldKind for f64 {
+    const FIELD: Field = Field::Value;
+    const EXPECTED: &'static str = "must be a number";
+
+    fn from_i64(v: i64) -> Result<Self, FieldError> {
+        Ok(v as f64)
+    }
+
+    fn from_u64(v: u64) -> Result<Self, FieldError> {
+        Ok(v as f64)
+    }
+
+    fn from_f64(v: f64) -> Result<Self, FieldError> {
+        check_value(v)
+    }
+}
+
+/// Parsed only: the bounds depend on the receive time, and are checked by
+/// [`WireItem::validate`].
+impl FieldKind for Timestamp {
+    const FIELD: Field = Field::Timestamp;
+    const EXPECTED: &'static str = "must be an RFC 3339 string or integer epoch milliseconds";
+
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        Timestamp::parse_rfc3339(s).map_err(|m| FieldError::new(Field::Timestamp, m))
+    }
+
+    fn from_i64(ms: i64) -> Result<Self, FieldError> {
+        Ok(Timestamp::from_millis(ms))
+    }
+
+    fn from_f64(f: f64) -> Result<Self, FieldError> {
+        if f.is_finite() && f.abs() < 9.0e15 {
+            Ok(Timestamp::from_millis(f.round() as i64))
+        } else {
+            Err(Self::type_error())
         }
     }
-    Tags::new(out)
+}
+
+impl FieldKind for Tags {
+    const FIELD: Field = Field::Tags;
+    const EXPECTED: &'static str = "must be an object of string values";
+
+    fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, FieldError>, A::Error> {
+        let mut tags = BTreeMap::new();
+        let mut first_bad = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match map.next_value::<TagValue>()?.0 {
+                Some(value) => {
+                    tags.insert(key, value);
+                }
+                None => {
+                    first_bad.get_or_insert(key);
+                }
+            }
+        }
+        Ok(match first_bad {
+            Some(key) => Err(FieldError::new(Field::Tags, format!("value of tag '{key}' must be a string"))),
+            None => Tags::new(tags),
+        })
+    }
+}
+
+/// A tag's value: a string, or `None` for any other JSON value (read to its end).
+struct TagValue(Option<String>);
+
+impl<'de> Deserialize<'de> for TagValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TagValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TagValue, E> {
+                Ok(TagValue(Some(v.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<TagValue, E> {
+                Ok(TagValue(Some(v)))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<TagValue, E> {
+                Ok(TagValue(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<TagValue, E> {
+                Ok(TagValue(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<TagValue, E> {
+                Ok(TagValue(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<TagValue, E> {
+                Ok(TagValue(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<TagValue, E> {
+                Ok(TagValue(None))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<TagValue, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(TagValue(None))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TagValue, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(TagValue(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Reads one field's value into its [`Slot`] form: a JSON type the field does not take is a
+/// field error, not a failed batch.
+struct FieldSeed<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: FieldKind> de::DeserializeSeed<'de> for FieldSeed<T> {
+    type Value = Result<Option<T>, FieldError>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: FieldKind> Visitor<'de> for FieldSeed<T> {
+    type Value = Result<Option<T>, FieldError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTED)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok(None))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(T::type_error()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(T::from_i64(v).map(Some))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(T::from_u64(v).map(Some))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(T::from_f64(v).map(Some))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(T::from_str(v).map(Some))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Err(T::type_error()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(T::from_map(map)?.map(Some))
+    }
+}
+
+/// Reads the next value of `map` into `slot`; true if the slot was already filled.
+fn read_into<'de, A: MapAccess<'de>, T: FieldKind>(
+    map: &mut A,
+    slot: &mut Slot<T>,
+) -> Result<bool, A::Error> {
+    let value = map.next_value_seed(FieldSeed(std::marker::PhantomData))?;
+    Ok(slot.replace(value).is_some())
 }
 
 const KNOWN_FIELDS: &str = "metric_name (or name), value, timestamp (or ts), agent_id, tags, dedupe_id";
@@ -441,25 +619,25 @@ impl<'de> Visitor<'de> for ItemVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireItem, A::Error> {
         let mut item = WireItem::default();
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            let value: Value = map.next_value()?;
             let (field, key) = match key {
                 Ok(known) => known,
                 Err(other) => {
+                    map.next_value::<de::IgnoredAny>()?;
                     let msg = format!("unknown field '{other}'; expected {KNOWN_FIELDS}");
                     item.problems.push(FieldError::new(Field::Item, msg));
                     continue;
                 }
             };
-            let slot = match field {
-                Field::MetricName => &mut item.metric_name,
-                Field::Value => &mut item.value,
-                Field::Timestamp => &mut item.timestamp,
-                Field::AgentId => &mut item.agent_id,
-                Field::Tags => &mut item.tags,
-                Field::DedupeId => &mut item.dedupe_id,
+            let twice = match field {
+                Field::MetricName => read_into(&mut map, &mut item.metric_name)?,
+                Field::Value => read_into(&mut map, &mut item.value)?,
+                Field::Timestamp => read_into(&mut map, &mut item.timestamp)?,
+                Field::AgentId => read_into(&mut map, &mut item.agent_id)?,
+                Field::Tags => read_into(&mut map, &mut item.tags)?,
+                Field::DedupeId => read_into(&mut map, &mut item.dedupe_id)?,
                 Field::Item => unreachable!("no key names the item as a whole"),
             };
-            if slot.replace(value).is_some() {
+            if twice {
                 let msg = format!("given twice (directly or through its alias): {key}");
                 item.problems.push(FieldError::new(field, msg));
             }

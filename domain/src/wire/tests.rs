@@ -159,3 +159,33 @@ fn two_points_of_one_series_at_one_millisecond_are_refused_naming_both_items() {
         r#"[{"metric_name":"cpu","value":1,"agent_id":"a"},{"metric_name":"cpu","value":2,"agent_id":"b"}]"#;
     assert_eq!(parse(distinct).unwrap().len(), 2);
 }
+
+#[test]
+fn a_body_that_is_not_utf8_is_malformed() {
+    let e = parse_batch(b"[{\"name\":\"a\xff\",\"value\":1}]", &ctx(), 10);
+    assert!(matches!(&e, Err(WireError::Malformed(m)) if m.contains("UTF-8")), "{e:?}");
+}
+
+#[test]
+fn a_wrong_json_type_is_an_error_of_its_field_saying_what_the_field_takes() {
+    let e = errors(r#"{"name":5,"value":"x","ts":true,"agent_id":[1],"tags":"k","dedupe_id":{"a":1}}"#);
+    let got: Vec<_> = e.iter().map(|e| (e.field, e.message.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Field::MetricName, "must be a string"),
+            (Field::Value, "must be a number"),
+            (Field::Timestamp, "must be an RFC 3339 string or integer epoch milliseconds"),
+            (Field::AgentId, "must be a string"),
+            (Field::DedupeId, "must be a string"),
+            (Field::Tags, "must be an object of string values"),
+        ]
+    );
+    // Nulls are absent fields; a float timestamp is rounded; escapes are read.
+    let s =
+        parse(r#"{"name":"a\u0062","value":2,"ts":1794999999999.6,"agent_id":null,"tags":null}"#).unwrap();
+    assert_eq!((s[0].series.metric.as_str(), s[0].timestamp.as_millis()), ("ab", NOW));
+    assert_eq!(s[0].series.agent, None);
+    let e = errors(r#"{"name":"a","value":1,"tags":{"ok":"x","n":1,"b":true}}"#);
+    assert_eq!(e[0].message, "value of tag 'n' must be a string");
+}
