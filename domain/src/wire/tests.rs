@@ -189,3 +189,190 @@ fn a_wrong_json_type_is_an_error_of_its_field_saying_what_the_field_takes() {
     let e = errors(r#"{"name":"a","value":1,"tags":{"ok":"x","n":1,"b":true}}"#);
     assert_eq!(e[0].message, "value of tag 'n' must be a string");
 }
+
+/// Bodies near the common shape, with every kind of deviation the fast reader must hand over
+/// to the general one: escapes, control characters, odd numbers, wrong types, unknown and
+/// repeated fields, bad names, malformed JSON.
+mod fast_reader {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn key() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            4 => Just("metric_name"),
+            1 => Just("name"),
+            4 => Just("value"),
+            2 => Just("timestamp"),
+            1 => Just("ts"),
+            3 => Just("agent_id"),
+            2 => Just("tags"),
+            1 => Just("dedupe_id"),
+            1 => Just("vaule"),
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("cpu".to_owned()),
+            Just("cpu.user_pct".to_owned()),
+            Just("h-1".to_owned()),
+            Just("9bad".to_owned()),
+            Just(String::new()),
+            Just("ü".to_owned()),
+            Just("a\\u0062".to_owned()),
+            Just("tab\there".to_owned()),
+            Just("a\\\"b".to_owned()),
+            Just("2026-11-18T00:00:00Z".to_owned()),
+            Just("x".repeat(70)),
+        ]
+        .prop_map(|t| format!("\"{t}\""))
+    }
+
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (NOW - 5_000..NOW + 5_000).prop_map(|n| n.to_string()),
+            (-1_000_000i64..1_000_000).prop_map(|n| n.to_string()),
+            (-1e6f64..1e6).prop_map(|f| f.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:e}")),
+            (0u32..40, -30i32..30).prop_map(|(m, e)| format!("{m}.{m}e{e}")),
+            Just("-0".to_owned()),
+            Just("-0.0".to_owned()),
+            Just("0.0".to_owned()),
+            Just("01".to_owned()),
+            Just("1.".to_owned()),
+            Just("-".to_owned()),
+            Just("1e400".to_owned()),
+            Just("1e-400".to_owned()),
+            Just("9223372036854775808".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("1794999999999.6".to_owned()),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        let others = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("[1]".to_owned()),
+            Just("{}".to_owned()),
+            Just(r#"{"core":"1","mode":"idle"}"#.to_owned()),
+            Just(r#"{"core":"1","core":"2"}"#.to_owned()),
+            Just(r#"{"core":1}"#.to_owned()),
+            Just(r#"{"bad key":"v"}"#.to_owned()),
+            Just(r#"{"k":"v",}"#.to_owned()),
+            Just("nul".to_owned()),
+        ];
+        prop_oneof![3 => text(), 3 => number(), 1 => others]
+    }
+
+    fn space() -> impl Strategy<Value = &'static str> {
+        prop_oneof![8 => Just(""), 1 => Just(" "), 1 => Just("\n\t ")]
+    }
+
+    /// Mostly valid items: each field's value is usually of its own kind (a name, a number, a
+    /// tags object), with the edge cases of that kind, and now and then anything at all.
+    fn item() -> impl Strategy<Value = String> {
+        let name = prop_oneof![6 => Just("\"cpu\"".to_owned()), 2 => text(), 1 => value()];
+        let num = prop_oneof![6 => number(), 1 => value()];
+        // `TS` becomes a timestamp of the item's own, so that items are rarely the same point.
+        let time = prop_oneof![4 => Just("TS".to_owned()), 2 => number(), 1 => value()];
+        let agent = prop_oneof![6 => Just("\"h1\"".to_owned()), 2 => text(), 1 => value()];
+        let tags = prop_oneof![
+            2 => Just(r#"{"core":"1"}"#.to_owned()),
+            2 => (text(), text()).prop_map(|(k, v)| format!("{{{k}:{v}}}")),
+            1 => value(),
+        ];
+        let dedupe = prop_oneof![2 => text(), 1 => value()];
+        let extra = (key(), value());
+        (
+            (prop_oneof![Just("metric_name"), Just("name")], name),
+            num,
+            prop::option::weighted(0.9, (prop_oneof![Just("timestamp"), Just("ts")], time)),
+            prop::option::of(agent),
+            prop::option::of(tags),
+            prop::option::weighted(0.3, dedupe),
+            prop::option::weighted(0.3, extra),
+            space(),
+        )
+            .prop_map(|((name_key, name), value, time, agent, tags, dedupe, extra, s)| {
+                let mut fields = vec![(name_key, name), ("value", value)];
+                fields.extend(time);
+                fields.extend(agent.map(|a| ("agent_id", a)));
+                fields.extend(tags.map(|t| ("tags", t)));
+                fields.extend(dedupe.map(|d| ("dedupe_id", d)));
+                fields.extend(extra);
+                let inner: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("{s}\"{k}\"{s}:{s}{v}{s}")).collect();
+                format!("{{{}}}", inner.join(","))
+            })
+    }
+
+    /// An item of the common shape, which the fast reader must take.
+    fn plain_item() -> impl Strategy<Value = String> {
+        (0u32..5, 0u32..3, -1e9f64..1e9, 0i64..100).prop_map(|(m, a, v, t)| {
+            format!(r#"{{"metric_name":"m{m}","value":{v},"timestamp":{},"agent_id":"a{a}"}}"#, NOW - t)
+        })
+    }
+
+    fn same(a: &Result<Vec<Sample>, WireError>, b: &Result<Vec<Sample>, WireError>) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => a == b && a.iter().zip(b).all(|(x, y)| x.value.to_bits() == y.value.to_bits()),
+            _ => a == b,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn the_fast_reader_never_changes_an_answer(
+            items in prop::collection::vec(item(), 0..4),
+            array in any::<bool>(),
+            tail in prop_oneof![8 => Just(""), 1 => Just(" "), 1 => Just(","), 1 => Just("]")],
+        ) {
+            let items: Vec<String> =
+                items.iter().enumerate().map(|(i, item)| item.replace("TS", &(NOW - 1_000 - i as i64).to_string())).collect();
+            let body = if array || items.len() != 1 {
+                format!("[{}]{tail}", items.join(","))
+            } else {
+                format!("{}{tail}", items[0])
+            };
+            let (fast, general) = (parse_batch(body.as_bytes(), &ctx(), 3), parse_general(&body, &ctx(), 3));
+            prop_assert!(same(&fast, &general), "{body}\nfast: {fast:?}\ngeneral: {general:?}");
+        }
+
+        #[test]
+        fn the_fast_reader_takes_the_common_shape(items in prop::collection::vec(plain_item(), 1..20)) {
+            let body = format!("[{}]", items.join(","));
+            prop_assert!(fast::parse(&body, &ctx(), 100).is_some(), "{body}");
+            let (fast, general) = (parse_batch(body.as_bytes(), &ctx(), 100), parse_general(&body, &ctx(), 100));
+            prop_assert!(same(&fast, &general), "{body}\nfast: {fast:?}\ngeneral: {general:?}");
+        }
+    }
+}
+
+#[test]
+fn what_the_fast_reader_hands_over_gets_the_general_readers_answer() {
+    for body in [
+        r#"[{"metric_name":"cpu","value":1,"value":2}]"#,
+        r#"[{"metric_name":"cpu","name":"cpu","value":1}]"#,
+        r#"[{"metric_name":"cpu","value":-0}]"#,
+        r#"[{"metric_name":"cpu","value":01}]"#,
+        r#"[{"metric_name":"cpu","value":1e400}]"#,
+        r#"[{"metric_name":"cpu","value":1e-400}]"#,
+        r#"[{"metric_name":"cpu","value":9223372036854775808}]"#,
+        r#"[{"metric_name":"c\u0070u","value":1}]"#,
+        r#"[{"metric_name":"cpu","value":1,"tags":{"k":"v",}}]"#,
+        r#"[{"metric_name":"cpu","value":1},]"#,
+        r#"[{"metric_name":"cpu","value":1}"#,
+        r#"{"metric_name":"cpu","value":1} x"#,
+    ] {
+        assert_eq!(fast::parse(body, &ctx(), 10), None, "{body}");
+        assert_eq!(parse(body), parse_general(body, &ctx(), 10), "{body}");
+    }
+    let (zero, tiny) =
+        (parse(r#"{"name":"a","value":-0}"#).unwrap(), parse(r#"{"name":"a","value":1e-400}"#).unwrap());
+    assert!(zero[0].value.is_sign_negative() && tiny[0].value == 0.0);
+    assert!(matches!(parse(r#"{"name":"a","value":01}"#), Err(WireError::Malformed(_))));
+}
