@@ -30,11 +30,8 @@ pub(super) fn parse(json: &str, ctx: &ValidationContext, max_items: usize) -> Op
                 let previous = samples.last().map(|p: &Sample| &p.series.metric);
                 let sample = s.item(ctx, previous)?;
                 samples.push(sample);
-                s.ws();
-                match s.next()? {
-                    b',' => {}
-                    b']' => break,
-                    _ => return None,
+                if s.closes(b']')? {
+                    break;
                 }
             }
             samples
@@ -89,6 +86,26 @@ impl<'a> Scanner<'a> {
         Scanner { at: self.at, ..*self }.string()
     }
 
+    /// An object member's key and its colon, with the whitespace around them.
+    fn key(&mut self) -> Option<&'a str> {
+        self.ws();
+        let key = self.string()?;
+        self.ws();
+        self.expect(b':')?;
+        self.ws();
+        Some(key)
+    }
+
+    /// After a member or element: `,` (false, more follow) or `close` (true).
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.next()? {
+            b',' => Some(false),
+            b if b == close => Some(true),
+            _ => None,
+        }
+    }
+
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.at + word.len();
         (self.b.get(self.at..end)? == word).then(|| self.at = end)
@@ -105,12 +122,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         loop {
-            self.ws();
-            let key = self.string()?;
-            self.ws();
-            self.expect(b':')?;
-            self.ws();
-            let twice = match key {
+            let twice = match self.key()? {
                 "metric_name" | "name" => match previous {
                     Some(p) if self.peek_string() == Some(p.as_str()) => {
                         self.string()?;
@@ -128,11 +140,8 @@ impl<'a> Scanner<'a> {
             if twice {
                 return None;
             }
-            self.ws();
-            match self.next()? {
-                b',' => {}
-                b'}' => break,
-                _ => return None,
+            if self.closes(b'}')? {
+                break;
             }
         }
         item.validate(ctx).ok()
@@ -227,18 +236,11 @@ impl<'a> Scanner<'a> {
             self.at += 1;
         } else {
             loop {
-                self.ws();
-                let key = self.string()?;
-                self.ws();
-                self.expect(b':')?;
-                self.ws();
+                let key = self.key()?;
                 let value = self.string()?;
                 map.insert(key.to_owned(), value.to_owned());
-                self.ws();
-                match self.next()? {
-                    b',' => {}
-                    b'}' => break,
-                    _ => return None,
+                if self.closes(b'}')? {
+                    break;
                 }
             }
         }
