@@ -18,7 +18,7 @@ pub(super) fn parse(json: &str, ctx: &ValidationContext, max_items: usize) -> Op
     let mut s = Scanner { b: json.as_bytes(), text: json, at: 0 };
     s.ws();
     let samples = match s.peek()? {
-        b'{' => vec![s.item(ctx, None)?],
+        b'{' if max_items > 0 => vec![s.item(ctx, None)?],
         b'[' => {
             s.at += 1;
             let mut samples = Vec::with_capacity((json.len() / 64).clamp(1, max_items.max(1)));

@@ -371,6 +371,8 @@ fn what_the_fast_reader_hands_over_gets_the_general_readers_answer() {
         assert_eq!(fast::parse(body, &ctx(), 10), None, "{body}");
         assert_eq!(parse(body), parse_general(body, &ctx(), 10), "{body}");
     }
+    let one = r#"{"metric_name":"cpu","value":1}"#;
+    assert_eq!(parse_batch(one.as_bytes(), &ctx(), 0), Err(WireError::TooManyItems { count: 1, max: 0 }));
     let (zero, tiny) =
         (parse(r#"{"name":"a","value":-0}"#).unwrap(), parse(r#"{"name":"a","value":1e-400}"#).unwrap());
     assert!(zero[0].value.is_sign_negative() && tiny[0].value == 0.0);
