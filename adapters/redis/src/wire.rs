@@ -4,7 +4,8 @@
 //! Each sample is a flags byte, then its metric name (left out when it is the previous sample's,
 //! as it mostly is), agent id, tags, value (f64, little-endian), timestamp (i64 epoch ms,
 //! little-endian) and dedupe id; strings are a LEB128 length and UTF-8 bytes. Writing this is
-//! mostly copying, where JSON cost the API an eighth of its time at a million samples a second.
+//! mostly copying; writing JSON was about an eighth of the API's CPU in a profile at 0.8 M
+//! samples/s.
 //! Decoding validates every name again, so a damaged entry is refused, not stored.
 //!
 //! Entries written as JSON by earlier versions (they start with `{` or `[`) are still read, so

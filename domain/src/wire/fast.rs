@@ -6,7 +6,9 @@
 //! So this path never decides an answer of its own: it gives the general reader's answer
 //! sooner. It fills the same [`WireItem`] slots through the same [`FieldKind`] conversions and
 //! validates with the same [`WireItem::validate`]; a test compares the two readers on generated
-//! bodies. At a million samples a second, serde's general machinery was most of the API's time.
+//! bodies. Reading with serde took more than half of the API's CPU in a profile at 0.8 M
+//! samples/s, and 4,510 instructions a sample with typed fields (callgrind on
+//! `examples/parse_batch`); with this reader the whole parse takes about 3,750.
 
 use std::collections::BTreeMap;
 
