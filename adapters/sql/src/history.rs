@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use microdash_domain::rollup::{MINUTE_MS, bucket_start};
 use microdash_domain::sample::SeriesKey;
 use microdash_domain::{AgentId, Bucket, MetricName, Resolution, Sample, Timestamp};
-use microdash_usecases::ports::{SeriesFilter, SeriesId, StoreError, StoredSeries};
+use microdash_usecases::ports::{DirtyBucket, SeriesFilter, SeriesId, StoreError, StoredSeries};
 
 use crate::error::corrupt;
 use crate::stored::{decode_agent, decode_tags};
@@ -86,6 +86,41 @@ impl BucketRow {
         };
         (SeriesId(self.series_id), Timestamp::from_millis(self.bucket), bucket)
     }
+}
+
+/// Bucket rows grouped by series, in the order of `ids`.
+pub(crate) fn group_buckets(
+    ids: &[SeriesId],
+    rows: Vec<BucketRow>,
+) -> Vec<(SeriesId, Vec<(Timestamp, Bucket)>)> {
+    let parts = rows.into_iter().map(|r| {
+        let (id, at, b) = r.into_parts();
+        (id, (at, b))
+    });
+    group_by_series(ids, parts)
+}
+
+/// A stored bucket with `delta` folded in, or `delta` alone when nothing is stored yet.
+pub(crate) fn merged_bucket(stored: Option<BucketRow>, delta: &Bucket) -> Bucket {
+    match stored {
+        Some(row) => {
+            let mut merged = row.into_parts().2;
+            merged.merge(delta);
+            merged
+        }
+        None => *delta,
+    }
+}
+
+/// `rollup_dirty` rows `(series_id, minute, version)` as the port's marks.
+pub(crate) fn dirty_from_rows(rows: Vec<(i64, i64, i64)>) -> Vec<DirtyBucket> {
+    rows.into_iter()
+        .map(|(s, m, version)| DirtyBucket {
+            series: SeriesId(s),
+            minute: Timestamp::from_millis(m),
+            version,
+        })
+        .collect()
 }
 
 /// Groups `(series, item)` rows by series, in the order of `ids` (series without rows left

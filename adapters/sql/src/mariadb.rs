@@ -28,6 +28,7 @@ use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 
 use crate::series_cache::SeriesCache;
+use crate::stored::to_i64;
 
 /// The schema, embedded at compile time from `migrations/mysql/`.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/mysql");
@@ -123,11 +124,6 @@ fn redacted(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// Converts a count or quota to a signed BIGINT, saturating: 2^63 is "unlimited".
-fn to_i64(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

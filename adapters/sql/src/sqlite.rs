@@ -30,6 +30,7 @@ use sqlx::sqlite::{
 };
 
 use crate::series_cache::SeriesCache;
+use crate::stored::to_i64;
 
 /// The schema, embedded at compile time from `migrations/sqlite/`.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -177,11 +178,6 @@ async fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
             .map_err(|e| StoreError::unavailable(format!("creating directory '{}'", dir.display()), e)),
         _ => Ok(()),
     }
-}
-
-/// Converts a count or quota to SQLite's signed integer, saturating: 2^63 is "unlimited".
-fn to_i64(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -105,6 +105,11 @@ pub(crate) fn group_points(
     Ok(series)
 }
 
+/// Converts a count or quota to a signed 64-bit column value, saturating: 2^63 is "unlimited".
+pub(crate) fn to_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use microdash_domain::sample::SeriesKey;

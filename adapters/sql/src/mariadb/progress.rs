@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, MySqlConnection};
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{BucketRow, bucket_columns, late_marks, next_version};
+use crate::history::{BucketRow, bucket_columns, dirty_from_rows, late_marks, merged_bucket, next_version};
 use crate::stored::repeated_sql;
 
 /// Marks per multi-row upsert.
@@ -65,14 +65,7 @@ impl RollupProgress for MariaDbStore {
         .fetch_all(&self.pool)
         .await
         .or_store("reading dirty buckets")?;
-        Ok(rows
-            .into_iter()
-            .map(|(s, m, version)| DirtyBucket {
-                series: SeriesId(s),
-                minute: Timestamp::from_millis(m),
-                version,
-            })
-            .collect())
+        Ok(dirty_from_rows(rows))
     }
 
     async fn clear_dirty(&self, tenant: TenantId, buckets: &[DirtyBucket]) -> Result<(), StoreError> {
@@ -163,11 +156,7 @@ async fn merge_into(
         .fetch_optional(&mut *conn)
         .await
         .or_store("reading a bucket")?;
-    let mut merged = *delta;
-    if let Some(row) = stored {
-        merged = row.into_parts().2;
-        merged.merge(delta);
-    }
+    let merged = merged_bucket(stored, delta);
     let upsert = format!("REPLACE INTO {table} ({}) VALUES (?,?,?,?,?,?,?,?)", bucket_columns!());
     sqlx::query(AssertSqlSafe(upsert))
         .bind(series.0)

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 use super::series_reader::owned_ids;
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{BucketRow, SERIES_PER_STATEMENT, bucket_columns, bucket_table, group_by_series};
+use crate::history::{BucketRow, SERIES_PER_STATEMENT, bucket_columns, bucket_table, group_buckets};
 use crate::stored::repeated_sql;
 
 /// Buckets per multi-row upsert: 8,000 placeholders, well below the protocol's 65,535.
@@ -87,11 +87,7 @@ impl RollupStore for MariaDbStore {
                 }
             }
         }
-        let parts = rows.into_iter().map(|r| {
-            let (id, at, b) = r.into_parts();
-            (id, (at, b))
-        });
-        Ok(group_by_series(series, parts))
+        Ok(group_buckets(series, rows))
     }
 
     async fn fold_raw(
@@ -117,11 +113,7 @@ impl RollupStore for MariaDbStore {
             }
             rows.extend(q.fetch_all(&mut *conn).await.or_store("folding samples")?);
         }
-        let parts = rows.into_iter().map(|r| {
-            let (id, at, b) = r.into_parts();
-            (id, (at, b))
-        });
-        Ok(group_by_series(series, parts))
+        Ok(group_buckets(series, rows))
     }
 
     async fn write_buckets(

@@ -10,7 +10,7 @@ use super::series_reader::owned_ids;
 use super::{SqliteStore, to_i64};
 use crate::error::SqlxResultExt;
 use crate::history::{
-    BucketRow, SERIES_PER_STATEMENT, bucket_columns, bucket_columns_of, bucket_table, group_by_series,
+    BucketRow, SERIES_PER_STATEMENT, bucket_columns, bucket_columns_of, bucket_table, group_buckets,
 };
 use crate::stored::repeated_sql;
 
@@ -97,11 +97,7 @@ impl RollupStore for SqliteStore {
                 }
             }
         }
-        let parts = rows.into_iter().map(|r| {
-            let (id, at, b) = r.into_parts();
-            (id, (at, b))
-        });
-        Ok(group_by_series(series, parts))
+        Ok(group_buckets(series, rows))
     }
 
     async fn fold_raw(
@@ -130,11 +126,7 @@ impl RollupStore for SqliteStore {
                     .or_store("folding samples")?,
             );
         }
-        let parts = rows.into_iter().map(|r| {
-            let (id, at, b) = r.into_parts();
-            (id, (at, b))
-        });
-        Ok(group_by_series(series, parts))
+        Ok(group_buckets(series, rows))
     }
 
     async fn write_buckets(
@@ -149,6 +141,7 @@ impl RollupStore for SqliteStore {
         }
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await.or_store("starting to write buckets")?;
         let mut ids: Vec<SeriesId> = buckets.iter().map(|b| b.0).collect();
+        ids.sort_unstable();
         ids.dedup();
         let owned: std::collections::HashSet<SeriesId> =
             owned_ids(&mut tx, tenant, &ids).await?.into_iter().collect();
