@@ -358,11 +358,12 @@ mod tests {
         bad[at] = b'9';
         assert!(decode_samples(&bad).unwrap_err().to_string().contains("invalid metric_name"));
         // A sample that says "same metric as before" with none before it.
-        assert!(decode_samples(&[VERSION, 1, SAME_METRIC]).is_err());
+        let mut orphan = vec![VERSION, 1, SAME_METRIC];
+        orphan.extend_from_slice(&[0; 16]);
+        assert!(decode_samples(&orphan).unwrap_err().to_string().contains("no previous metric"));
         assert!(decode_samples(&[VERSION, 1, 0x80]).unwrap_err().to_string().contains("flags"));
-        assert!(
-            decode_samples(&[VERSION, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).is_err()
-        );
+        let overlong = [[VERSION].as_slice(), &[0xff; 10], &[0; 8]].concat();
+        assert!(decode_samples(&overlong).unwrap_err().to_string().contains("overlong"));
     }
 
     #[test]
