@@ -196,17 +196,21 @@ async fn a_tenant_never_reads_another_tenants_history_or_agents() {
     let w = World::new().await;
     w.insert(&w.alpha, &[sample("secret", Some("h"), NOW - MIN, 1.0)]).await;
     w.store.record(w.alpha.tenant, &[seen("h", NOW - MIN)]).await.unwrap();
+    w.fold().await;
     for resolution in ["raw", "1m", "5m", "auto"] {
         let mut p = params("secret", NOW - HOUR, NOW);
         p.resolution = Some(resolution.into());
-        let out = w.query(&w.beta, p).await.unwrap();
-        assert!(out.series.is_empty(), "{resolution}: {out:?}");
+        let theirs = w.query(&w.beta, p.clone()).await.unwrap();
+        assert!(theirs.series.is_empty(), "{resolution}: {theirs:?}");
+        let own = w.query(&w.alpha, p).await.unwrap();
+        assert_eq!(own.series.len(), 1, "{resolution}: the owner sees it, so the data is there: {own:?}");
     }
     let mut page = params("secret", 0, NOW);
     page.limit = Some(10);
     assert_eq!(w.query(&w.beta, page.clone()).await.unwrap().total, 0);
     assert_eq!(w.query(&w.alpha, page).await.unwrap().total, 1);
     let svc = w.query_service(QueryOptions::default());
+    assert_eq!(svc.agents(w.alpha.tenant).await.unwrap().len(), 1);
     assert!(svc.agents(w.beta.tenant).await.unwrap().is_empty());
     assert!(matches!(svc.agent(w.beta.tenant, "h").await, Err(QueryError::UnknownAgent(_))));
 }

@@ -158,6 +158,9 @@ async fn qos0_messages_are_stored_and_answered_with_nothing() {
     raw.send(Packet::PingReq).await;
     assert_eq!(raw.recv().await, Some(Packet::PingResp), "the first answer is the PINGRESP, no PUBACK");
     assert_eq!(app.stored_eventually(&app.alpha, "cpu", 1).await[0].2, 3.0);
+    // A PUBACK would be sent once the message is queued, so by now it would come before this.
+    raw.send(Packet::PingReq).await;
+    assert_eq!(raw.recv().await, Some(Packet::PingResp), "no PUBACK after storing either");
 }
 
 #[tokio::test]
