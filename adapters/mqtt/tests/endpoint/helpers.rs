@@ -16,7 +16,9 @@ use microdash_adapter_memory::{
 };
 use microdash_adapter_mqtt::{EndpointOptions, MqttEndpoint, MqttMetricsRef};
 use microdash_domain::TenantId;
-use microdash_usecases::ports::{Clock, IngestBatch, IngestQueue, QueueError};
+use microdash_usecases::ports::{
+    Admission, Clock, IngestBatch, IngestQueue, QueueError, RateLimitError, RateLimiter,
+};
 use microdash_usecases::{
     AdminService, AuthService, IngestLimits, IngestService, PersistOptions, PersistService, QueryService,
 };
@@ -31,6 +33,28 @@ use crate::stored::{Point, stored, stored_eventually};
 
 /// How long any awaited outcome may take before the test fails.
 pub const WITHIN: Duration = Duration::from_secs(10);
+
+/// The memory rate limiter, counting the requests it refused: proves a message was held for
+/// quota, not merely not acknowledged yet.
+pub struct CountingLimiter {
+    inner: MemoryRateLimiter,
+    pub denied: AtomicUsize,
+}
+
+#[async_trait]
+impl RateLimiter for CountingLimiter {
+    async fn acquire(&self, key: &str, cost: u64, per_minute: u64) -> Result<Admission, RateLimitError> {
+        let admission = self.inner.acquire(key, cost, per_minute).await?;
+        if matches!(admission, Admission::Denied { .. }) {
+            self.denied.fetch_add(1, SeqCst);
+        }
+        Ok(admission)
+    }
+
+    async fn refund(&self, key: &str, cost: u64, per_minute: u64) -> Result<(), RateLimitError> {
+        self.inner.refund(key, cost, per_minute).await
+    }
+}
 
 /// A queue that counts its entries and can hold producers back until opened: proves that a
 /// PUBACK waits for the enqueue, and how many entries coalescing wrote.
@@ -79,6 +103,8 @@ pub struct Tenant {
 
 pub struct TestEndpoint {
     pub addr: SocketAddr,
+    /// The rate limiter, counting its refusals.
+    pub limiter: Arc<CountingLimiter>,
     pub tls_addr: Option<SocketAddr>,
     pub metrics: MqttMetricsRef,
     pub queue: Arc<GatedQueue>,
@@ -112,8 +138,11 @@ pub async fn spawn_with(setup: Setup) -> TestEndpoint {
         entries: AtomicUsize::new(0),
         open: watch::channel(true).0,
     });
-    let limiter = Arc::new(MemoryRateLimiter::new(clock.clone()));
-    let ingest = Arc::new(IngestService::new(queue.clone(), limiter, clock.clone(), setup.limits));
+    let limiter = Arc::new(CountingLimiter {
+        inner: MemoryRateLimiter::new(clock.clone()),
+        denied: AtomicUsize::new(0),
+    });
+    let ingest = Arc::new(IngestService::new(queue.clone(), limiter.clone(), clock.clone(), setup.limits));
     let auth = Arc::new(AuthService::new(store.clone(), clock.clone()));
     let endpoint = MqttEndpoint::bind(setup.options, auth, ingest).await.unwrap();
     let persist = Arc::new(PersistService::new(
@@ -133,6 +162,7 @@ pub async fn spawn_with(setup: Setup) -> TestEndpoint {
     let alpha = tenants.pop().unwrap();
     TestEndpoint {
         addr,
+        limiter,
         tls_addr,
         metrics,
         queue,

@@ -1,6 +1,7 @@
 //! Batches the queue or the quota cannot take now are held, not dropped: the quota slows a
 //! device down; a queue that stays unavailable past the hold ends the connection unacknowledged.
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use microdash_adapter_mqtt::EndpointOptions;
@@ -22,6 +23,7 @@ async fn a_message_over_the_quota_is_held_and_acknowledged_once_the_quota_refill
             assert!(matches!(raw.recv().await, Some(Packet::PubAck(a)) if a.pkid == pkid));
         }
     }
+    eventually("the third refused for quota", || app.limiter.denied.load(SeqCst) >= 1).await;
     raw.send(Packet::PingReq).await;
     assert_eq!(raw.recv().await, Some(Packet::PingResp), "the third waits for quota, unacknowledged");
     app.clock.advance(Duration::from_secs(30)); // one sample of a 2-per-minute quota is back
