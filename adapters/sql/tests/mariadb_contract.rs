@@ -123,100 +123,10 @@ async fn tenant(store: &MariaDbStore) -> TenantId {
 
 // --- The contract suite -------------------------------------------------------------------
 
-#[tokio::test]
-async fn tenant_repo_creates_finds_and_refuses_duplicate_slugs() {
+microdash_usecases::storage_contract!(store =>
     let db = TestDb::create().await;
-    contract::tenant_repo_creates_finds_and_refuses_duplicate_slugs(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn token_repo_finds_active_tokens_by_hash_and_honours_revocation() {
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    contract::token_repo_finds_active_tokens_by_hash_and_honours_revocation(&store, &store).await;
-}
-
-#[tokio::test]
-async fn sample_store_round_trips_per_series_and_isolates_tenants() {
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    contract::sample_store_round_trips_per_series_and_isolates_tenants(&store, &store).await;
-}
-
-#[tokio::test]
-async fn sample_store_query_honours_range_and_limit() {
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    contract::sample_store_query_honours_range_and_limit(&store, &store).await;
-}
-
-#[tokio::test]
-async fn sample_store_dedupes_per_tenant_and_replaces_same_millisecond() {
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    contract::sample_store_dedupes_per_tenant_and_replaces_same_millisecond(&store, &store).await;
-}
-
-#[tokio::test]
-async fn agent_registry_tracks_last_seen_and_counts_per_tenant() {
-    let db = TestDb::create().await;
-    let store = db.store().await;
-    contract::agent_registry_tracks_last_seen_and_counts_per_tenant(&store, &store).await;
-}
-
-#[tokio::test]
-async fn series_reader_selects_orders_and_isolates() {
-    let db = TestDb::create().await;
-    contract::series_reader_selects_orders_and_isolates(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn series_reader_reads_points_per_series_with_a_limit() {
-    let db = TestDb::create().await;
-    contract::series_reader_reads_points_per_series_with_a_limit(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn rollup_store_replaces_buckets_and_isolates_tenants() {
-    let db = TestDb::create().await;
-    contract::rollup_store_replaces_buckets_and_isolates_tenants(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn rollup_progress_closes_minutes_and_marks_late_samples_dirty() {
-    let db = TestDb::create().await;
-    contract::rollup_progress_closes_minutes_and_marks_late_samples_dirty(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn rollup_progress_absorbs_late_samples_exactly_once() {
-    let db = TestDb::create().await;
-    contract::rollup_progress_absorbs_late_samples_exactly_once(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn retention_store_deletes_in_chunks_and_keeps_dirty_minutes() {
-    let db = TestDb::create().await;
-    contract::retention_store_deletes_in_chunks_and_keeps_dirty_minutes(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn tenant_repo_sets_retention() {
-    let db = TestDb::create().await;
-    contract::tenant_repo_sets_retention(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn agent_registry_learns_intervals_and_finds_one_agent() {
-    let db = TestDb::create().await;
-    contract::agent_registry_learns_intervals_and_finds_one_agent(&db.store().await).await;
-}
-
-#[tokio::test]
-async fn rollup_store_folds_raw_samples_like_the_domain() {
-    let db = TestDb::create().await;
-    contract::rollup_store_folds_raw_samples_like_the_domain(&db.store().await).await;
-}
+    let store = db.store().await
+);
 
 // --- MariaDB specifics --------------------------------------------------------------------
 

@@ -58,95 +58,7 @@ async fn tenant(store: &SqliteStore) -> TenantId {
 
 // --- The contract suite -------------------------------------------------------------------
 
-#[tokio::test]
-async fn tenant_repo_creates_finds_and_refuses_duplicate_slugs() {
-    let (_dir, store) = fresh_store().await;
-    contract::tenant_repo_creates_finds_and_refuses_duplicate_slugs(&store).await;
-}
-
-#[tokio::test]
-async fn token_repo_finds_active_tokens_by_hash_and_honours_revocation() {
-    let (_dir, store) = fresh_store().await;
-    contract::token_repo_finds_active_tokens_by_hash_and_honours_revocation(&store, &store).await;
-}
-
-#[tokio::test]
-async fn sample_store_round_trips_per_series_and_isolates_tenants() {
-    let (_dir, store) = fresh_store().await;
-    contract::sample_store_round_trips_per_series_and_isolates_tenants(&store, &store).await;
-}
-
-#[tokio::test]
-async fn sample_store_query_honours_range_and_limit() {
-    let (_dir, store) = fresh_store().await;
-    contract::sample_store_query_honours_range_and_limit(&store, &store).await;
-}
-
-#[tokio::test]
-async fn sample_store_dedupes_per_tenant_and_replaces_same_millisecond() {
-    let (_dir, store) = fresh_store().await;
-    contract::sample_store_dedupes_per_tenant_and_replaces_same_millisecond(&store, &store).await;
-}
-
-#[tokio::test]
-async fn agent_registry_tracks_last_seen_and_counts_per_tenant() {
-    let (_dir, store) = fresh_store().await;
-    contract::agent_registry_tracks_last_seen_and_counts_per_tenant(&store, &store).await;
-}
-
-#[tokio::test]
-async fn series_reader_selects_orders_and_isolates() {
-    let (_dir, store) = fresh_store().await;
-    contract::series_reader_selects_orders_and_isolates(&store).await;
-}
-
-#[tokio::test]
-async fn series_reader_reads_points_per_series_with_a_limit() {
-    let (_dir, store) = fresh_store().await;
-    contract::series_reader_reads_points_per_series_with_a_limit(&store).await;
-}
-
-#[tokio::test]
-async fn rollup_store_replaces_buckets_and_isolates_tenants() {
-    let (_dir, store) = fresh_store().await;
-    contract::rollup_store_replaces_buckets_and_isolates_tenants(&store).await;
-}
-
-#[tokio::test]
-async fn rollup_progress_closes_minutes_and_marks_late_samples_dirty() {
-    let (_dir, store) = fresh_store().await;
-    contract::rollup_progress_closes_minutes_and_marks_late_samples_dirty(&store).await;
-}
-
-#[tokio::test]
-async fn rollup_progress_absorbs_late_samples_exactly_once() {
-    let (_dir, store) = fresh_store().await;
-    contract::rollup_progress_absorbs_late_samples_exactly_once(&store).await;
-}
-
-#[tokio::test]
-async fn retention_store_deletes_in_chunks_and_keeps_dirty_minutes() {
-    let (_dir, store) = fresh_store().await;
-    contract::retention_store_deletes_in_chunks_and_keeps_dirty_minutes(&store).await;
-}
-
-#[tokio::test]
-async fn tenant_repo_sets_retention() {
-    let (_dir, store) = fresh_store().await;
-    contract::tenant_repo_sets_retention(&store).await;
-}
-
-#[tokio::test]
-async fn agent_registry_learns_intervals_and_finds_one_agent() {
-    let (_dir, store) = fresh_store().await;
-    contract::agent_registry_learns_intervals_and_finds_one_agent(&store).await;
-}
-
-#[tokio::test]
-async fn rollup_store_folds_raw_samples_like_the_domain() {
-    let (_dir, store) = fresh_store().await;
-    contract::rollup_store_folds_raw_samples_like_the_domain(&store).await;
-}
+microdash_usecases::storage_contract!(store => let (_dir, store) = fresh_store().await);
 
 // --- SQLite specifics ---------------------------------------------------------------------
 
@@ -226,7 +138,7 @@ async fn an_in_memory_database_serves_reads_and_writes_from_one_database() {
     let store = SqliteStore::connect(&SqliteOptions { url: "sqlite::memory:".into(), read_connections: 4 })
         .await
         .unwrap();
-    contract::sample_store_round_trips_per_series_and_isolates_tenants(&store, &store).await;
+    contract::sample_store_round_trips_per_series_and_isolates_tenants(&store).await;
 }
 
 #[tokio::test]
