@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{FieldKind, Slot, ValidationContext, WireItem};
+use super::item::FieldKind;
+use super::{Slot, ValidationContext, WireItem};
 use crate::sample::{MetricName, Sample, Tags};
 
 /// Reads `json` if it has the common shape and every item is valid.

@@ -1,3 +1,4 @@
+use super::batch::parse_general;
 use super::*;
 
 const NOW: i64 = 1_795_000_000_000; // 2026-11-18
