@@ -16,7 +16,7 @@ use microdash_domain::rollup::rebucket;
 use microdash_domain::{Resolution, Timestamp};
 
 use crate::auth::Principal;
-use crate::history::History;
+use crate::history_reader::HistoryReader;
 use crate::ports::{ClockRef, RollupStoreRef, SeriesFilter, SeriesReaderRef, StoreError, StoredSeries};
 use crate::query::{QueryError, QueryOptions, QueryParams, check};
 use crate::signing::Signer;
@@ -85,7 +85,7 @@ pub struct Export {
 
 /// Creates and serves export links.
 pub struct ExportService {
-    history: History,
+    history: HistoryReader,
     signer: Signer,
     clock: ClockRef,
     query_options: QueryOptions,
@@ -102,7 +102,7 @@ impl ExportService {
         query_options: QueryOptions,
         options: ExportOptions,
     ) -> Self {
-        Self { history: History { series, rollups }, signer, clock, query_options, options }
+        Self { history: HistoryReader { series, rollups }, signer, clock, query_options, options }
     }
 
     /// Freezes a query into a signed link. `auto` picks the finest resolution still kept for
@@ -189,7 +189,7 @@ impl ExportService {
 
 /// Where a streaming export stands.
 struct Rows {
-    history: History,
+    history: HistoryReader,
     spec: ExportSpec,
     /// Series not finished yet; the front one is in progress.
     series: VecDeque<StoredSeries>,

@@ -11,12 +11,12 @@ use crate::ports::{RollupStoreRef, SeriesBuckets, SeriesId, SeriesPoints, Series
 
 /// Reads raw points and buckets.
 #[derive(Clone)]
-pub(crate) struct History {
+pub(crate) struct HistoryReader {
     pub series: SeriesReaderRef,
     pub rollups: RollupStoreRef,
 }
 
-impl History {
+impl HistoryReader {
     /// Raw points, per series (see [`crate::ports::SeriesReader::read_points`]).
     pub async fn raw(
         &self,

@@ -20,7 +20,7 @@ pub mod admin;
 pub mod auth;
 pub mod export;
 pub mod health;
-mod history;
+mod history_reader;
 pub mod ingest;
 pub mod live;
 pub mod persist;

@@ -9,14 +9,14 @@
 //!
 //! # Layout
 //! - `hub`: per tenant per node: the bus subscription, the ring of recent events, the fan-out.
-//! - `stream`: one viewer's stream ([`LiveStream`], [`LiveItem`]).
+//! - `viewer_stream`: one viewer's stream ([`LiveStream`], [`LiveItem`]).
 //! - `filter`: the metrics and agents a viewer selected ([`LiveFilter`]).
 //! - `ticket`: signed, short-lived stream tickets for browsers ([`StreamTicket`]).
 
 mod filter;
 mod hub;
-mod stream;
 mod ticket;
+mod viewer_stream;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,14 +28,14 @@ use microdash_domain::{Sample, TenantId, TenantSlug};
 use tokio::sync::watch;
 
 pub use filter::{LiveFilter, MAX_FILTER_NAMES};
-pub use stream::{LiveItem, LiveStream, ResetReason};
 pub use ticket::StreamTicket;
+pub use viewer_stream::{LiveItem, LiveStream, ResetReason};
 
 use crate::auth::Principal;
 use crate::ports::{ClockRef, LiveBusError, LiveBusRef};
 use crate::signing::Signer;
 use hub::{Hub, HubLimits, HubMap};
-use stream::{NodePlace, Permit, Viewing};
+use viewer_stream::{NodePlace, Permit, Viewing};
 
 /// Longest a long-poll may wait: below the 60 s after which common proxies give up on a
 /// silent response.

@@ -20,7 +20,7 @@ pub use params::{DEFAULT_MAX_POINTS, DEFAULT_WINDOW, MAX_LIMIT, MAX_MAX_POINTS, 
 pub use raw::{DEFAULT_LIMIT, RawPage, RawQueryParams};
 
 use crate::auth::Principal;
-use crate::history::History;
+use crate::history_reader::HistoryReader;
 use crate::ports::{
     AgentRegistryRef, ClockRef, RollupStoreRef, SampleStoreRef, SeriesReaderRef, StoreError, StoredSeries,
 };
@@ -109,7 +109,7 @@ pub struct QueryOutcome {
 /// Read-side use cases.
 pub struct QueryService {
     samples: SampleStoreRef,
-    history: History,
+    history: HistoryReader,
     agents: AgentRegistryRef,
     clock: ClockRef,
     options: QueryOptions,
@@ -125,7 +125,7 @@ impl QueryService {
         clock: ClockRef,
         options: QueryOptions,
     ) -> Self {
-        Self { samples, history: History { series, rollups }, agents, clock, options }
+        Self { samples, history: HistoryReader { series, rollups }, agents, clock, options }
     }
 
     /// History of one metric over a range: per series (or merged), at the resolution asked

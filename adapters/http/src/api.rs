@@ -3,14 +3,14 @@
 mod agents;
 mod exports;
 mod health;
+mod live;
 mod metrics;
-mod stream;
 
 pub use agents::AgentsApi;
 pub use exports::ExportsApi;
 pub use health::HealthApi;
+pub use live::LiveApi;
 pub use metrics::MetricsApi;
-pub use stream::StreamApi;
 
 use poem_openapi::Tags;
 

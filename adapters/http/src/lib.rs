@@ -62,12 +62,12 @@ impl Default for HttpOptions {
 /// The OpenAPI service, for the routes and for exporting the document.
 pub fn openapi(
     services: &ApiServices,
-) -> OpenApiService<(api::MetricsApi, api::AgentsApi, api::HealthApi, api::StreamApi, api::ExportsApi), ()> {
+) -> OpenApiService<(api::MetricsApi, api::AgentsApi, api::HealthApi, api::LiveApi, api::ExportsApi), ()> {
     let apis = (
         api::MetricsApi::new(services.auth.clone(), services.ingest.clone(), services.query.clone()),
         api::AgentsApi::new(services.auth.clone(), services.query.clone()),
         api::HealthApi::new(services.health.clone()),
-        api::StreamApi::new(services.auth.clone(), services.live.clone()),
+        api::LiveApi::new(services.auth.clone(), services.live.clone()),
         api::ExportsApi::new(services.auth.clone(), services.export.clone()),
     );
     OpenApiService::new(apis, "microdash API", env!("CARGO_PKG_VERSION")).description(

@@ -25,8 +25,8 @@ use tokio::sync::{Mutex, Notify, OnceCell};
 
 pub use admin::{DeadLetter, QueueStats};
 
+use crate::codec;
 use crate::options::{ConnectError, RedisOptions};
-use crate::wire;
 
 /// What a producer is told to wait when the stream is full: workers drain thousands of
 /// entries a second, so a second is plenty without idling clients for long.
@@ -120,7 +120,7 @@ impl IngestQueue for RedisIngestQueue {
         if self.is_closed() {
             return Err(QueueError::Closed);
         }
-        let payload = wire::encode_batch(&batch);
+        let payload = codec::encode_batch(&batch);
         let mut con = self.con();
         let (added, len): (u8, u64) = if self.near_bound.load(Ordering::Relaxed) {
             self.enqueue_script

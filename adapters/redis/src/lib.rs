@@ -20,14 +20,15 @@
 //! - [`leader_lock`]: [`RedisLeaderLock`], the scheduler's lease.
 //! - [`live_bus`]: [`RedisLiveBus`], one pub/sub connection per process fanned out in process.
 //! - [`rate_limiter`]: [`RedisRateLimiter`], a token bucket in a Lua script on Redis time.
-//! - `wire`: the compact JSON of batches and samples.
+//! - `codec`: the compact binary form of queue entries and live messages (JSON entries of
+//!   earlier versions are still read).
 
+mod codec;
 pub mod ingest_queue;
 pub mod leader_lock;
 pub mod live_bus;
 pub mod options;
 pub mod rate_limiter;
-mod wire;
 
 pub use ingest_queue::{DeadLetter, QueueStats, RedisIngestQueue};
 pub use leader_lock::RedisLeaderLock;

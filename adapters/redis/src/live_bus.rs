@@ -21,8 +21,8 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use crate::codec;
 use crate::options::{ConnectError, RedisOptions};
-use crate::wire;
 
 /// KEYS[1] = the tenant's id counter; ARGV[1] = the samples as JSON, ARGV[2] = the channel.
 /// A missing counter starts from Redis's time in microseconds, above every id given before it
@@ -95,7 +95,7 @@ impl LiveBus for RedisLiveBus {
     async fn publish(&self, tenant: TenantId, samples: Arc<Vec<Sample>>) -> Result<(), LiveBusError> {
         self.script
             .key(seq_key(&self.shared.options, tenant))
-            .arg(wire::encode_samples(&samples))
+            .arg(codec::encode_samples(&samples))
             .arg(self.shared.options.live_channel(tenant))
             .invoke_async::<u64>(&mut self.publisher.clone())
             .await
@@ -228,7 +228,7 @@ fn decode_message(payload: &[u8]) -> Result<(u64, Vec<Sample>), String> {
         .ok()
         .and_then(|id| id.parse().ok())
         .ok_or("the id is not a number")?;
-    let samples = wire::decode_samples(&payload[space + 1..]).map_err(|e| e.to_string())?;
+    let samples = codec::decode_samples(&payload[space + 1..]).map_err(|e| e.to_string())?;
     Ok((id, samples))
 }
 

@@ -30,12 +30,12 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 const DEFAULT_POLL_WAIT: Duration = Duration::from_secs(25);
 
 /// Live endpoints.
-pub struct StreamApi {
+pub struct LiveApi {
     auth: Arc<AuthService>,
     live: Arc<LiveService>,
 }
 
-impl StreamApi {
+impl LiveApi {
     /// Builds the API over its services.
     pub fn new(auth: Arc<AuthService>, live: Arc<LiveService>) -> Self {
         Self { auth, live }
@@ -295,7 +295,7 @@ fn parse_wait(text: &str) -> Result<Duration, ApiError> {
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Live")]
-impl StreamApi {
+impl LiveApi {
     /// Get a stream ticket
     ///
     /// A ticket for the token's tenant, valid for one minute, to open the live stream from a

@@ -7,7 +7,7 @@ use redis::AsyncCommands;
 use redis::streams::{StreamPendingReply, StreamRangeReply};
 
 use super::{PAYLOAD_FIELD, RedisIngestQueue, unavailable};
-use crate::wire;
+use crate::codec;
 
 /// A snapshot of the ingest queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl RedisIngestQueue {
                 DeadLetter {
                     original_id: text("id"),
                     reason: text("reason"),
-                    batch: wire::decode_batch(payload).ok(),
+                    batch: codec::decode_batch(payload).ok(),
                     payload_bytes: payload.len(),
                     id: e.id.clone(),
                 }

@@ -14,7 +14,7 @@ use redis::streams::{
 use tokio::time::Instant;
 
 use super::{Decoded, PAYLOAD_FIELD, RedisIngestQueue, unavailable};
-use crate::wire;
+use crate::codec;
 
 /// Entries fetched per `XREADGROUP`; those beyond a call's sample budget wait in the
 /// consumer for the next call (still pending in Redis, so nothing is lost if it dies).
@@ -176,7 +176,7 @@ fn decode(entries: Vec<StreamId>) -> Decoded {
     for entry in entries {
         let id = entry.id.clone();
         let bytes = payload(entry);
-        match wire::decode_batch(&bytes) {
+        match codec::decode_batch(&bytes) {
             Ok(batch) => out.ok.push(Delivery { id, batch }),
             Err(e) => out.poison.push((id, bytes, format!("undecodable: {e}"))),
         }
