@@ -15,6 +15,7 @@ use microdash_domain::wire::{self, ValidationContext, WireError};
 use microdash_domain::{ItemError, Retention, Sample, Tenant, TenantId, Timestamp};
 
 use crate::auth::Principal;
+use crate::error_chain::ErrorChain;
 use crate::ports::{Admission, ClockRef, IngestBatch, IngestQueueRef, QueueError, RateLimiterRef};
 
 pub use tenants::TenantDirectory;
@@ -193,7 +194,7 @@ impl IngestService {
             }
             Err(e) => {
                 return Err(IngestError::Unavailable {
-                    reason: e.to_string(),
+                    reason: ErrorChain(&e).to_string(),
                     retry_after: UNAVAILABLE_RETRY_AFTER,
                 });
             }
@@ -203,7 +204,7 @@ impl IngestService {
         if let Err(e) = self.queue.enqueue(batch).await {
             // Nothing was accepted, so nothing is charged: the client is told to retry.
             if let Err(refund) = self.limiter.refund(budget, count as u64, per_minute).await {
-                tracing::warn!(budget, error = %refund, "Could not refund the quota of a refused batch.");
+                tracing::warn!(budget, error = %ErrorChain(&refund), "Could not refund the quota of a refused batch.");
             }
             return Err(Self::unavailable(e));
         }
@@ -211,12 +212,12 @@ impl IngestService {
     }
 
     fn unavailable(e: QueueError) -> IngestError {
+        // The reason goes to the client as it always has: the queue's error with its cause.
+        let reason = ErrorChain(&e).to_string();
         match e {
-            QueueError::Full { retry_after } => {
-                IngestError::Unavailable { reason: e.to_string(), retry_after }
-            }
+            QueueError::Full { retry_after } => IngestError::Unavailable { reason, retry_after },
             QueueError::Closed | QueueError::Unavailable(_) => {
-                IngestError::Unavailable { reason: e.to_string(), retry_after: UNAVAILABLE_RETRY_AFTER }
+                IngestError::Unavailable { reason, retry_after: UNAVAILABLE_RETRY_AFTER }
             }
         }
     }

@@ -25,7 +25,7 @@
 
 use microdash_domain::ItemError;
 use microdash_usecases::ports::StoreError;
-use microdash_usecases::{AuthError, ExportError, IngestError, LiveError, QueryError};
+use microdash_usecases::{AuthError, ErrorChain, ExportError, IngestError, LiveError, QueryError};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
@@ -86,14 +86,7 @@ impl ApiError {
         error: &(dyn std::error::Error + 'static),
     ) -> Self {
         let request_id = uuid::Uuid::now_v7().to_string();
-        let mut chain = String::new();
-        let mut source = error.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        tracing::error!(error = %error, cause = %chain, request_id = %request_id, "Request failed on the server side.");
+        tracing::error!(error = %ErrorChain(error), request_id = %request_id, "Request failed on the server side.");
         let mut e = Self::new(status, code, public);
         e.body.request_id = Some(request_id);
         e
@@ -327,3 +320,54 @@ macro_rules! error_responses {
     };
 }
 pub(crate) use error_responses;
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Everything logged on this thread while `f` runs, without colours or timestamps.
+    fn logs_of<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        (out, text)
+    }
+
+    #[test]
+    fn a_server_side_failure_logs_every_cause_once_and_tells_the_client_none() {
+        let store =
+            StoreError::unavailable("reading tokens", std::io::Error::other("connection reset by 10.0.0.5"));
+
+        let (error, logs) = logs_of(|| ApiError::from(AuthError::Store(store)));
+
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error.body.message.contains("10.0.0.5"), "internals are not leaked: {}", error.body.message);
+        let request_id = error.body.request_id.expect("a request id to quote");
+        assert_eq!(logs.lines().count(), 1, "{logs}");
+        assert!(
+            logs.contains("error=storage unavailable: reading tokens: connection reset by 10.0.0.5"),
+            "the whole chain in the error field: {logs}"
+        );
+        assert!(logs.contains(&request_id), "{logs}");
+    }
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::Shared;
 use microdash_domain::{Sample, Tenant};
-use microdash_usecases::{IngestError, IngestService, Principal};
+use microdash_usecases::{ErrorChain, IngestError, IngestService, Principal};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -239,6 +239,7 @@ impl Inner {
                 _ => Duration::MAX,
             };
             if started.elapsed().saturating_add(wait) > self.options.max_hold {
+                let error = ErrorChain(&error);
                 BatchFailed { tenant: sender.tenant(), messages, error: &error }.emit(&self.metrics);
                 break Outcome::Failed;
             }

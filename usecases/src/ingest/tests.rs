@@ -17,6 +17,11 @@ fn principal() -> Principal {
     }
 }
 
+/// What a Redis client reports when the server is down.
+fn refused() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused by redis:6379")
+}
+
 fn clock() -> Arc<MockClock> {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(Timestamp::from_millis(1_795_000_000_000));
@@ -39,7 +44,7 @@ async fn an_invalid_item_rejects_the_whole_batch_without_spending_quota_or_enque
 #[tokio::test]
 async fn an_unreachable_rate_limiter_makes_ingest_unavailable_not_unlimited() {
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_acquire().returning(|_, _, _| Err(RateLimitError::Unavailable("down".into())));
+    limiter.expect_acquire().returning(|_, _, _| Err(RateLimitError::unavailable(refused())));
     let mut queue = MockIngestQueue::new();
     queue.expect_enqueue().never();
     let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
