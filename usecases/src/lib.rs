@@ -38,7 +38,7 @@ pub use auth::{AuthError, AuthService, Principal};
 pub use error_chain::ErrorChain;
 pub use export::{ExportError, ExportOptions, ExportService};
 pub use health::{ComponentStatus, HealthService};
-pub use ingest::{IngestError, IngestLimits, IngestReceipt, IngestService};
+pub use ingest::{AdmissionError, IngestError, IngestLimits, IngestReceipt, IngestService, ParseError};
 pub use live::{LiveError, LiveOptions, LiveService, Viewer};
 pub use persist::{PersistOptions, PersistService};
 pub use query::{QueryError, QueryOptions, QueryService};

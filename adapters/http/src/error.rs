@@ -25,7 +25,9 @@
 
 use microdash_domain::ItemError;
 use microdash_usecases::ports::StoreError;
-use microdash_usecases::{AuthError, ErrorChain, ExportError, IngestError, LiveError, QueryError};
+use microdash_usecases::{
+    AdmissionError, AuthError, ErrorChain, ExportError, IngestError, LiveError, ParseError, QueryError,
+};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
@@ -150,31 +152,50 @@ fn item_errors(errors: Vec<ItemError>) -> Vec<FieldErrorBody> {
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Parse(e) => e.into(),
+            IngestError::Admission(e) => e.into(),
+        }
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
         let message = e.to_string();
         match e {
-            IngestError::Malformed(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message),
-            IngestError::Empty => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", message),
-            IngestError::Invalid(errors) => {
+            ParseError::Malformed(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message),
+            ParseError::Empty => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", message),
+            ParseError::Invalid(errors) => {
                 let mut err = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_samples", message);
                 err.body.errors = Some(item_errors(errors));
                 err
             }
-            IngestError::TooManyItems { .. } => {
+            ParseError::TooManyItems { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_items", message)
             }
-            IngestError::BatchOverQuota { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+        }
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::BatchOverQuota { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string())
             }
-            IngestError::QuotaExceeded { retry_after, .. } => {
-                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+            AdmissionError::QuotaExceeded { retry_after, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", e.to_string())
                     .retry_after(retry_after.as_secs_f64().ceil() as u64)
             }
-            IngestError::Unavailable { retry_after, .. } => {
-                tracing::warn!(error = %message, "Ingest refused with 503.");
+            AdmissionError::Unavailable { retry_after, .. } => {
+                // The client has always been told the causes (queue full, queue or limiter
+                // unreachable) in the message; the log line names the same chain once.
+                let chain = ErrorChain(&e);
+                tracing::warn!(error = %chain, "Ingest refused with 503.");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
-                    format!("{message}; nothing was accepted, retry later"),
+                    format!("{chain}; nothing was accepted, retry later"),
                 )
                 .retry_after(retry_after.as_secs_f64().ceil() as u64)
             }

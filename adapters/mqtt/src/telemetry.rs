@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use microdash_usecases::IngestError;
+use microdash_usecases::ParseError;
 
 use crate::protocol::Close;
 
@@ -84,14 +84,13 @@ impl DropReason {
         }
     }
 
-    /// The reason for a message the ingest use case refused.
-    pub(crate) fn of(error: &IngestError) -> Self {
+    /// The reason for a message whose payload the ingest use case could not parse.
+    pub(crate) fn of(error: &ParseError) -> Self {
         match error {
-            IngestError::Malformed(_) => DropReason::Malformed,
-            IngestError::Empty => DropReason::Empty,
-            IngestError::TooManyItems { .. } => DropReason::TooManyItems,
-            IngestError::BatchOverQuota { .. } | IngestError::QuotaExceeded { .. } => DropReason::OverQuota,
-            IngestError::Invalid(_) | IngestError::Unavailable { .. } => DropReason::Invalid,
+            ParseError::Malformed(_) => DropReason::Malformed,
+            ParseError::Empty => DropReason::Empty,
+            ParseError::TooManyItems { .. } => DropReason::TooManyItems,
+            ParseError::Invalid(_) => DropReason::Invalid,
         }
     }
 
