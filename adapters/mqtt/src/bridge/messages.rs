@@ -18,7 +18,8 @@ use rumqttc::{AsyncClient, Publish};
 use tokio::sync::{Notify, mpsc};
 
 use crate::coalescer::{Coalescer, Outcome, Sender};
-use crate::telemetry::{DropReason, MessageDropped, MqttMetricsRef};
+use crate::drop_reason::DropReason;
+use crate::telemetry::{MessageDropped, MqttMetricsRef};
 
 type Pending = Pin<Box<dyn Future<Output = (Publish, Outcome)> + Send>>;
 
