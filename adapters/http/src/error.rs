@@ -319,7 +319,9 @@ pub(crate) async fn catch_all(e: poem::Error) -> Response {
 }
 
 /// Implements `From<ApiError>` and the `bad_request_handler` for an operation's response
-/// enum, by status. Every enum has an `Internal` variant for anything unlisted.
+/// enum, by status. Every enum has an `Internal` variant: a 500 (already logged where it was
+/// made, see [`ApiError::server_side`]) goes there, and so does any status the enum does not
+/// list, which is a bug in the operation's mapping and logged as one with [`unlisted_status`].
 macro_rules! error_responses {
     ($ty:ident { $($status:literal => $variant:ident),* $(,)? } $(with_retry { $($rstatus:literal => $rvariant:ident),* $(,)? })?) => {
         impl From<$crate::error::ApiError> for $ty {
@@ -328,7 +330,11 @@ macro_rules! error_responses {
                 match e.status.as_u16() {
                     $($status => $ty::$variant(Json(e.body)),)*
                     $($($rstatus => $ty::$rvariant(Json(e.body), e.retry_after.unwrap_or(1)),)*)?
-                    _ => $ty::Internal(Json(e.body)),
+                    500 => $ty::Internal(Json(e.body)),
+                    _ => {
+                        $crate::error::unlisted_status(stringify!($ty), &e);
+                        $ty::Internal(Json(e.body))
+                    }
                 }
             }
         }
@@ -342,12 +348,40 @@ macro_rules! error_responses {
 }
 pub(crate) use error_responses;
 
+/// Logs an error whose status the operation's response enum does not list: the client gets a
+/// 500 with the error's body, and this line is the only trace of what was meant.
+pub(crate) fn unlisted_status(response: &'static str, e: &ApiError) {
+    tracing::error!(
+        response,
+        status = e.status.as_u16(),
+        code = %e.body.code,
+        detail = %e.body.message,
+        "An operation answered a status its response type does not list; sent 500 instead. Add the status to its `error_responses!`."
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
+    use poem_openapi::ApiResponse;
+    use poem_openapi::payload::Json;
+
     use super::*;
+
+    /// An operation's response type that lists only 401 (and the implicit 500).
+    #[derive(ApiResponse)]
+    #[oai(bad_request_handler = "ProbeResponse::bad_request")]
+    enum ProbeResponse {
+        /// Listed.
+        #[oai(status = 401)]
+        Unauthorized(Json<ErrorBody>),
+        /// Anything else.
+        #[oai(status = 500)]
+        Internal(Json<ErrorBody>),
+    }
+    error_responses!(ProbeResponse { 401 => Unauthorized });
 
     /// Everything logged on this thread while `f` runs, without colours or timestamps.
     fn logs_of<T>(f: impl FnOnce() -> T) -> (T, String) {
@@ -372,6 +406,50 @@ mod tests {
         let out = tracing::subscriber::with_default(subscriber, f);
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         (out, text)
+    }
+
+    #[test]
+    fn a_status_the_operation_does_not_list_is_answered_500_and_logged_as_a_bug() {
+        let forbidden = ApiError::new(StatusCode::FORBIDDEN, "forbidden", "not yours");
+
+        let (response, logs) = logs_of(|| ProbeResponse::from(forbidden));
+
+        let ProbeResponse::Internal(Json(body)) = response else { panic!("expected the 500 variant") };
+        assert_eq!(
+            (body.code.as_str(), body.message.as_str()),
+            ("forbidden", "not yours"),
+            "same body as before"
+        );
+        let line = logs
+            .lines()
+            .find(|l| l.contains("does not list"))
+            .unwrap_or_else(|| panic!("not logged: {logs:?}"));
+        assert!(line.contains("ERROR"), "{line}");
+        for field in ["response=\"ProbeResponse\"", "status=403", "code=forbidden", "detail=not yours"] {
+            assert!(line.contains(field), "{field} missing from {line}");
+        }
+    }
+
+    #[test]
+    fn a_listed_status_and_an_already_logged_500_add_no_log_line() {
+        let (response, logs) = logs_of(|| {
+            ProbeResponse::from(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "who are you"))
+        });
+        assert!(matches!(response, ProbeResponse::Unauthorized(_)));
+        assert_eq!(logs, "");
+
+        let cause = std::io::Error::other("disk gone");
+        let (response, logs) = logs_of(|| {
+            ProbeResponse::from(ApiError::server_side(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+                &cause,
+            ))
+        });
+        assert!(matches!(response, ProbeResponse::Internal(_)));
+        assert_eq!(logs.lines().count(), 1, "only the server-side line: {logs}");
+        assert!(logs.contains("disk gone"), "{logs}");
     }
 
     #[test]
