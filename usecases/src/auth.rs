@@ -11,6 +11,7 @@ use microdash_domain::token::TokenHash;
 use microdash_domain::{Retention, TenantId, TenantSlug, Timestamp, TokenId};
 use sha2::{Digest, Sha256};
 
+use crate::error_chain::ErrorChain;
 use crate::ports::{ClockRef, StoreError, TokenRepoRef};
 
 /// How long a successful lookup is trusted. Below a second, so revocation takes effect
@@ -109,7 +110,7 @@ impl AuthService {
             match self.tokens.touch(token.id, now).await {
                 Ok(()) => Some(now),
                 Err(error) => {
-                    tracing::warn!(error = %error, token_id = %token.id, "Could not record token use.");
+                    tracing::warn!(error = %ErrorChain(&error), token_id = %token.id, "Could not record token use.");
                     previous_touch
                 }
             }

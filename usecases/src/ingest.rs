@@ -15,7 +15,8 @@ use microdash_domain::wire::{self, ValidationContext, WireError};
 use microdash_domain::{ItemError, Retention, Sample, Tenant, TenantId, Timestamp};
 
 use crate::auth::Principal;
-use crate::ports::{Admission, ClockRef, IngestBatch, IngestQueueRef, QueueError, RateLimiterRef};
+use crate::error_chain::ErrorChain;
+use crate::ports::{Admission, BoxError, ClockRef, IngestBatch, IngestQueueRef, QueueError, RateLimiterRef};
 
 pub use tenants::TenantDirectory;
 
@@ -41,9 +42,10 @@ pub struct IngestReceipt {
     pub accepted: usize,
 }
 
-/// Why a batch was refused; nothing of it was accepted.
+/// Why a payload does not parse into valid samples: the same rules for an HTTP body and an
+/// MQTT message. Nothing of it was accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
+pub enum ParseError {
     /// Not JSON, or not an object or array of objects.
     #[error("{0}")]
     Malformed(String),
@@ -61,6 +63,12 @@ pub enum IngestError {
     /// Some items are invalid.
     #[error("{} invalid field(s) in the batch; nothing was accepted", .0.len())]
     Invalid(Vec<ItemError>),
+}
+
+/// Why valid samples were not queued: the quota, or a queue or rate limiter that cannot take
+/// them now. Nothing of them was accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
     /// The token's per-minute quota is used up.
     #[error("quota of {per_minute} samples per minute is used up")]
     QuotaExceeded {
@@ -77,14 +85,29 @@ pub enum IngestError {
         /// The quota.
         per_minute: u64,
     },
-    /// The queue cannot take the batch now (full, shutting down, or unreachable).
-    #[error("ingest is temporarily unavailable: {reason}")]
+    /// The queue cannot take the batch now (full, shutting down, or unreachable), or the rate
+    /// limiter cannot be reached.
+    #[error("ingest is temporarily unavailable")]
     Unavailable {
-        /// Why.
-        reason: String,
         /// When to try again.
         retry_after: Duration,
+        /// Why: the [`QueueError`] or [`RateLimitError`](crate::ports::RateLimitError), with
+        /// the backend's error under it.
+        #[source]
+        source: BoxError,
     },
+}
+
+/// Why an HTTP batch was refused: it does not parse, or it was not admitted. Nothing of it
+/// was accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is not a valid batch.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The batch is valid but was not queued.
+    #[error(transparent)]
+    Admission(#[from] AdmissionError),
 }
 
 /// How long to ask clients to wait when the queue or the limiter is unreachable or closing.
@@ -112,14 +135,18 @@ impl IngestService {
     /// Ingests a JSON batch (one object or an array) for the caller's tenant.
     ///
     /// # Errors
-    /// [`IngestError`]; on any error nothing of the batch was accepted.
+    /// [`IngestError::Parse`] when the body is not a valid batch, [`IngestError::Admission`]
+    /// when it was not queued; on any error nothing of the batch was accepted.
     #[tracing::instrument(name = "ingest", skip_all, fields(tenant = %who.tenant_slug, items))]
     pub async fn ingest(&self, who: &Principal, json: &[u8]) -> Result<IngestReceipt, IngestError> {
         let now = self.clock.now();
         let ctx = ValidationContext { now, max_age: who.retention.longest() };
-        let samples = wire::parse_batch(json, &ctx, self.limits.max_items).map_err(IngestError::from)?;
+        let samples = wire::parse_batch(json, &ctx, self.limits.max_items).map_err(ParseError::from)?;
         tracing::Span::current().record("items", samples.len());
-        self.admit_and_enqueue(&token_budget(who), who.samples_per_minute, who.tenant, now, samples).await
+        let receipt = self
+            .admit_and_enqueue(&token_budget(who), who.samples_per_minute, who.tenant, now, samples)
+            .await?;
+        Ok(receipt)
     }
 
     /// Parses and validates one MQTT message of a tenant with `retention`, by the rules of
@@ -128,16 +155,15 @@ impl IngestService {
     /// and queued together with [`IngestService::ingest_samples`].
     ///
     /// # Errors
-    /// [`IngestError::Malformed`], [`IngestError::Empty`], [`IngestError::TooManyItems`] or
-    /// [`IngestError::Invalid`], as for an HTTP request with this payload.
+    /// [`ParseError`], as for an HTTP request with this payload.
     pub fn parse_message(
         &self,
         retention: &Retention,
         topic: &MetricsTopic,
         payload: &[u8],
-    ) -> Result<Vec<Sample>, IngestError> {
+    ) -> Result<Vec<Sample>, ParseError> {
         let ctx = ValidationContext { now: self.clock.now(), max_age: retention.longest() };
-        topic.parse_payload(payload, &ctx, self.limits.max_items).map_err(IngestError::from)
+        topic.parse_payload(payload, &ctx, self.limits.max_items).map_err(ParseError::from)
     }
 
     /// Charges the token's quota and enqueues samples from [`IngestService::parse_message`],
@@ -145,14 +171,14 @@ impl IngestService {
     /// and the outcome are those of an HTTP request carrying the same samples.
     ///
     /// # Errors
-    /// [`IngestError::BatchOverQuota`], [`IngestError::QuotaExceeded`] or
-    /// [`IngestError::Unavailable`]; on any error nothing was queued.
+    /// [`AdmissionError`]; on any error nothing was queued. [`AdmissionError::Unavailable`]
+    /// keeps the queue's or the rate limiter's error as its source.
     #[tracing::instrument(name = "ingest.samples", skip_all, fields(tenant = %who.tenant_slug, items = samples.len()))]
     pub async fn ingest_samples(
         &self,
         who: &Principal,
         samples: Vec<Sample>,
-    ) -> Result<IngestReceipt, IngestError> {
+    ) -> Result<IngestReceipt, AdmissionError> {
         let now = self.clock.now();
         self.admit_and_enqueue(&token_budget(who), who.samples_per_minute, who.tenant, now, samples).await
     }
@@ -168,7 +194,7 @@ impl IngestService {
         &self,
         tenant: &Tenant,
         samples: Vec<Sample>,
-    ) -> Result<IngestReceipt, IngestError> {
+    ) -> Result<IngestReceipt, AdmissionError> {
         let now = self.clock.now();
         let budget = format!("bridge:{}", tenant.id);
         self.admit_and_enqueue(&budget, tenant.samples_per_minute, tenant.id, now, samples).await
@@ -181,20 +207,20 @@ impl IngestService {
         tenant: TenantId,
         received_at: Timestamp,
         samples: Vec<Sample>,
-    ) -> Result<IngestReceipt, IngestError> {
+    ) -> Result<IngestReceipt, AdmissionError> {
         let count = samples.len();
         if count as u64 > per_minute {
-            return Err(IngestError::BatchOverQuota { count, per_minute });
+            return Err(AdmissionError::BatchOverQuota { count, per_minute });
         }
         match self.limiter.acquire(budget, count as u64, per_minute).await {
             Ok(Admission::Granted) => {}
             Ok(Admission::Denied { retry_after }) => {
-                return Err(IngestError::QuotaExceeded { per_minute, retry_after });
+                return Err(AdmissionError::QuotaExceeded { per_minute, retry_after });
             }
             Err(e) => {
-                return Err(IngestError::Unavailable {
-                    reason: e.to_string(),
+                return Err(AdmissionError::Unavailable {
                     retry_after: UNAVAILABLE_RETRY_AFTER,
+                    source: Box::new(e),
                 });
             }
         }
@@ -203,22 +229,19 @@ impl IngestService {
         if let Err(e) = self.queue.enqueue(batch).await {
             // Nothing was accepted, so nothing is charged: the client is told to retry.
             if let Err(refund) = self.limiter.refund(budget, count as u64, per_minute).await {
-                tracing::warn!(budget, error = %refund, "Could not refund the quota of a refused batch.");
+                tracing::warn!(budget, error = %ErrorChain(&refund), "Could not refund the quota of a refused batch.");
             }
             return Err(Self::unavailable(e));
         }
         Ok(IngestReceipt { request_id, accepted: count })
     }
 
-    fn unavailable(e: QueueError) -> IngestError {
-        match e {
-            QueueError::Full { retry_after } => {
-                IngestError::Unavailable { reason: e.to_string(), retry_after }
-            }
-            QueueError::Closed | QueueError::Unavailable(_) => {
-                IngestError::Unavailable { reason: e.to_string(), retry_after: UNAVAILABLE_RETRY_AFTER }
-            }
-        }
+    fn unavailable(e: QueueError) -> AdmissionError {
+        let retry_after = match e {
+            QueueError::Full { retry_after } => retry_after,
+            QueueError::Closed | QueueError::Unavailable(_) => UNAVAILABLE_RETRY_AFTER,
+        };
+        AdmissionError::Unavailable { retry_after, source: Box::new(e) }
     }
 }
 
@@ -228,13 +251,13 @@ fn token_budget(who: &Principal) -> String {
     format!("token:{}", who.token_id)
 }
 
-impl From<WireError> for IngestError {
+impl From<WireError> for ParseError {
     fn from(e: WireError) -> Self {
         match e {
-            WireError::Malformed(m) => IngestError::Malformed(m),
-            WireError::Empty => IngestError::Empty,
-            WireError::TooManyItems { count, max } => IngestError::TooManyItems { count, max },
-            WireError::Invalid(errors) => IngestError::Invalid(errors),
+            WireError::Malformed(m) => ParseError::Malformed(m),
+            WireError::Empty => ParseError::Empty,
+            WireError::TooManyItems { count, max } => ParseError::TooManyItems { count, max },
+            WireError::Invalid(errors) => ParseError::Invalid(errors),
         }
     }
 }

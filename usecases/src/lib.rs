@@ -15,9 +15,11 @@
 //! - [`admin`]: tenants and tokens, for the CLI.
 //! - [`scheduler`]: periodic jobs, run by the one process holding the leader lock.
 //! - [`signing`]: HMAC signatures for links and tickets that must work without a token.
+//! - [`ErrorChain`]: an error and its causes on one line, for the log line at a boundary.
 
 pub mod admin;
 pub mod auth;
+mod error_chain;
 pub mod export;
 pub mod health;
 mod history_reader;
@@ -33,9 +35,10 @@ pub mod signing;
 
 pub use admin::{AdminError, AdminService};
 pub use auth::{AuthError, AuthService, Principal};
+pub use error_chain::ErrorChain;
 pub use export::{ExportError, ExportOptions, ExportService};
 pub use health::{ComponentStatus, HealthService};
-pub use ingest::{IngestError, IngestLimits, IngestReceipt, IngestService};
+pub use ingest::{AdmissionError, IngestError, IngestLimits, IngestReceipt, IngestService, ParseError};
 pub use live::{LiveError, LiveOptions, LiveService, Viewer};
 pub use persist::{PersistOptions, PersistService};
 pub use query::{QueryError, QueryOptions, QueryService};

@@ -337,7 +337,7 @@ impl LiveService {
                 // turn into a quick 503 for everyone, not a queue of stalled requests.
                 let subscription = tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.bus.subscribe(tenant))
                     .await
-                    .map_err(|_| LiveBusError::Unavailable("subscribing took too long".into()))??;
+                    .map_err(|_| LiveBusError::unavailable("subscribing took too long"))??;
                 let limits = HubLimits {
                     ring_events: self.options.replay_events,
                     ring_samples: self.options.replay_samples,

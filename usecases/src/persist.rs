@@ -13,6 +13,7 @@ use std::time::Duration;
 use microdash_domain::{Sample, TenantId, Timestamp};
 use tokio::sync::Notify;
 
+use crate::error_chain::ErrorChain;
 use crate::ports::{
     AgentRegistryRef, Delivery, IngestConsumerRef, Inserted, LiveBusRef, SampleStoreRef, StoreError,
 };
@@ -110,7 +111,7 @@ impl PersistService {
     pub async fn flush_sightings(&self) {
         for (tenant, seen) in self.sightings.take() {
             if let Err(error) = self.agents.record(tenant, &seen).await {
-                tracing::warn!(error = %error, tenant = %tenant, agents = seen.len(), "Could not update the agent registry; will retry.");
+                tracing::warn!(error = %ErrorChain(&error), tenant = %tenant, agents = seen.len(), "Could not update the agent registry; will retry.");
                 self.sightings.restore(tenant, seen);
             }
         }
@@ -129,7 +130,7 @@ impl PersistService {
                     return;
                 }
                 Err(error) => {
-                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "Cannot read the ingest queue; retrying.");
+                    tracing::warn!(error = %ErrorChain(&error), retry_in_ms = backoff.as_millis() as u64, "Cannot read the ingest queue; retrying.");
                     tokio::time::sleep(jitter(backoff)).await;
                     backoff = (backoff * 2).min(self.options.retry_max);
                 }
@@ -165,7 +166,7 @@ impl PersistService {
                     rejected.extend(round.parts.into_iter().map(|(id, _)| (id, error.to_string())));
                 }
                 Err(error) => {
-                    tracing::warn!(error = %error, tenant = %tenant, batches = round.parts.len(), "The store refused a round; storing its batches one by one to find the bad one.");
+                    tracing::warn!(error = %ErrorChain(&error), tenant = %tenant, batches = round.parts.len(), "The store refused a round; storing its batches one by one to find the bad one.");
                     for (id, range) in round.parts {
                         let part = round.samples[range].to_vec();
                         match self.insert_with_retry(tenant, &part, &ids).await {
@@ -201,7 +202,7 @@ impl PersistService {
         }
         self.sightings.add(tenant, &stored, received_at);
         if let Err(error) = self.live.publish(tenant, Arc::new(stored)).await {
-            tracing::warn!(error = %error, tenant = %tenant, "Could not publish stored samples to live viewers.");
+            tracing::warn!(error = %ErrorChain(&error), tenant = %tenant, "Could not publish stored samples to live viewers.");
         }
     }
 
@@ -214,7 +215,7 @@ impl PersistService {
     {
         let mut backoff = self.options.retry_initial;
         while let Err(error) = call().await {
-            tracing::warn!(error = %error, what, retry_in_ms = backoff.as_millis() as u64, "Ingest queue call failed; retrying.");
+            tracing::warn!(error = %ErrorChain(&error), what, retry_in_ms = backoff.as_millis() as u64, "Ingest queue call failed; retrying.");
             tokio::time::sleep(jitter(backoff)).await;
             backoff = (backoff * 2).min(self.options.retry_max);
         }
@@ -241,19 +242,19 @@ impl PersistService {
                 }
                 Err(error @ StoreError::Unavailable { .. }) => {
                     tracing::warn!(
-                        error = %error, tenant = %tenant, samples = samples.len(), attempt,
+                        error = %ErrorChain(&error), tenant = %tenant, samples = samples.len(), attempt,
                         retry_in_ms = backoff.as_millis() as u64,
                         "Cannot store samples; retrying, nothing is dropped."
                     );
                     tokio::time::sleep(jitter(backoff)).await;
                     if let Err(error) = self.consumer.extend(round).await {
-                        tracing::debug!(error = %error, "Could not extend the claim on the round's batches.");
+                        tracing::debug!(error = %ErrorChain(&error), "Could not extend the claim on the round's batches.");
                     }
                     backoff = (backoff * 2).min(self.options.retry_max);
                     attempt += 1;
                 }
                 Err(error) => {
-                    tracing::error!(error = %error, tenant = %tenant, samples = samples.len(), "The store refused a batch.");
+                    tracing::error!(error = %ErrorChain(&error), tenant = %tenant, samples = samples.len(), "The store refused a batch.");
                     return Err(error);
                 }
             }

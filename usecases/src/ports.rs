@@ -35,6 +35,12 @@ pub use series_reader::*;
 pub use tenant_repo::*;
 pub use token_repo::*;
 
+/// The cause an adapter keeps in a port error's `Unavailable` variant: the technology's own
+/// error (a `redis::RedisError`, an `io::Error`), so that the log line at the boundary can
+/// name it (see [`ErrorChain`](crate::ErrorChain)). A `&str` or `String` converts into it
+/// when there is no error value to keep.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors of every storage port.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::error_chain::ErrorChain;
 use crate::ports::LeaderLockRef;
 
 /// What a job run may fail with; logged, and the job runs again at its next turn.
@@ -94,7 +95,7 @@ impl SchedulerService {
                 }
                 () = &mut shutdown => {
                     if let Err(error) = self.lock.release().await {
-                        tracing::warn!(error = %error, "Could not release the scheduler lock; it expires by itself.");
+                        tracing::warn!(error = %ErrorChain(&error), "Could not release the scheduler lock; it expires by itself.");
                     }
                     tracing::info!("Scheduler stopped.");
                     return;
@@ -116,7 +117,9 @@ impl SchedulerService {
                     told = true;
                 }
                 Ok(false) => {}
-                Err(error) => tracing::warn!(error = %error, "Cannot reach the scheduler lock; retrying."),
+                Err(error) => {
+                    tracing::warn!(error = %ErrorChain(&error), "Cannot reach the scheduler lock; retrying.")
+                }
             }
             tokio::time::sleep(self.options.standby_poll).await;
         }
@@ -132,7 +135,7 @@ impl SchedulerService {
                 Ok(true) => last_renewed = tokio::time::Instant::now(),
                 Ok(false) => return,
                 Err(error) => {
-                    tracing::warn!(error = %error, "Cannot renew the scheduler lease; retrying.");
+                    tracing::warn!(error = %ErrorChain(&error), "Cannot renew the scheduler lease; retrying.");
                     // Step down before the lease can run out under us.
                     if last_renewed.elapsed() + self.options.renew_every >= self.options.lease {
                         return;
@@ -151,7 +154,9 @@ impl SchedulerService {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "Job run finished."
                 ),
-                Err(error) => tracing::warn!(job = job.name(), error = %error, "Job run failed; will retry."),
+                Err(error) => {
+                    tracing::warn!(job = job.name(), error = %ErrorChain(&*error), "Job run failed; will retry.")
+                }
             }
             tokio::time::sleep(job.interval()).await;
         }

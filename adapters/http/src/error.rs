@@ -25,7 +25,9 @@
 
 use microdash_domain::ItemError;
 use microdash_usecases::ports::StoreError;
-use microdash_usecases::{AuthError, ExportError, IngestError, LiveError, QueryError};
+use microdash_usecases::{
+    AdmissionError, AuthError, ErrorChain, ExportError, IngestError, LiveError, ParseError, QueryError,
+};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
@@ -86,14 +88,7 @@ impl ApiError {
         error: &(dyn std::error::Error + 'static),
     ) -> Self {
         let request_id = uuid::Uuid::now_v7().to_string();
-        let mut chain = String::new();
-        let mut source = error.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        tracing::error!(error = %error, cause = %chain, request_id = %request_id, "Request failed on the server side.");
+        tracing::error!(error = %ErrorChain(error), request_id = %request_id, "Request failed on the server side.");
         let mut e = Self::new(status, code, public);
         e.body.request_id = Some(request_id);
         e
@@ -157,31 +152,50 @@ fn item_errors(errors: Vec<ItemError>) -> Vec<FieldErrorBody> {
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Parse(e) => e.into(),
+            IngestError::Admission(e) => e.into(),
+        }
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
         let message = e.to_string();
         match e {
-            IngestError::Malformed(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message),
-            IngestError::Empty => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", message),
-            IngestError::Invalid(errors) => {
+            ParseError::Malformed(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message),
+            ParseError::Empty => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_batch", message),
+            ParseError::Invalid(errors) => {
                 let mut err = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_samples", message);
                 err.body.errors = Some(item_errors(errors));
                 err
             }
-            IngestError::TooManyItems { .. } => {
+            ParseError::TooManyItems { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_items", message)
             }
-            IngestError::BatchOverQuota { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+        }
+    }
+}
+
+impl From<AdmissionError> for ApiError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::BatchOverQuota { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string())
             }
-            IngestError::QuotaExceeded { retry_after, .. } => {
-                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+            AdmissionError::QuotaExceeded { retry_after, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", e.to_string())
                     .retry_after(retry_after.as_secs_f64().ceil() as u64)
             }
-            IngestError::Unavailable { retry_after, .. } => {
-                tracing::warn!(error = %message, "Ingest refused with 503.");
+            AdmissionError::Unavailable { retry_after, .. } => {
+                // The client has always been told the causes (queue full, queue or limiter
+                // unreachable) in the message; the log line names the same chain once.
+                let chain = ErrorChain(&e);
+                tracing::warn!(error = %chain, "Ingest refused with 503.");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
-                    format!("{message}; nothing was accepted, retry later"),
+                    format!("{chain}; nothing was accepted, retry later"),
                 )
                 .retry_after(retry_after.as_secs_f64().ceil() as u64)
             }
@@ -305,7 +319,9 @@ pub(crate) async fn catch_all(e: poem::Error) -> Response {
 }
 
 /// Implements `From<ApiError>` and the `bad_request_handler` for an operation's response
-/// enum, by status. Every enum has an `Internal` variant for anything unlisted.
+/// enum, by status. Every enum has an `Internal` variant: a 500 (already logged where it was
+/// made, see [`ApiError::server_side`]) goes there, and so does any status the enum does not
+/// list, which is a bug in the operation's mapping and logged as one with [`unlisted_status`].
 macro_rules! error_responses {
     ($ty:ident { $($status:literal => $variant:ident),* $(,)? } $(with_retry { $($rstatus:literal => $rvariant:ident),* $(,)? })?) => {
         impl From<$crate::error::ApiError> for $ty {
@@ -314,7 +330,11 @@ macro_rules! error_responses {
                 match e.status.as_u16() {
                     $($status => $ty::$variant(Json(e.body)),)*
                     $($($rstatus => $ty::$rvariant(Json(e.body), e.retry_after.unwrap_or(1)),)*)?
-                    _ => $ty::Internal(Json(e.body)),
+                    500 => $ty::Internal(Json(e.body)),
+                    _ => {
+                        $crate::error::unlisted_status(stringify!($ty), &e);
+                        $ty::Internal(Json(e.body))
+                    }
                 }
             }
         }
@@ -327,3 +347,126 @@ macro_rules! error_responses {
     };
 }
 pub(crate) use error_responses;
+
+/// Logs an error whose status the operation's response enum does not list: the client gets a
+/// 500 with the error's body, and this line is the only trace of what was meant.
+pub(crate) fn unlisted_status(response: &'static str, e: &ApiError) {
+    tracing::error!(
+        response,
+        status = e.status.as_u16(),
+        code = %e.body.code,
+        detail = %e.body.message,
+        "An operation answered a status its response type does not list; sent 500 instead. Add the status to its `error_responses!`."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use poem_openapi::ApiResponse;
+    use poem_openapi::payload::Json;
+
+    use super::*;
+
+    /// An operation's response type that lists only 401 (and the implicit 500).
+    #[derive(ApiResponse)]
+    #[oai(bad_request_handler = "ProbeResponse::bad_request")]
+    enum ProbeResponse {
+        /// Listed.
+        #[oai(status = 401)]
+        Unauthorized(Json<ErrorBody>),
+        /// Anything else.
+        #[oai(status = 500)]
+        Internal(Json<ErrorBody>),
+    }
+    error_responses!(ProbeResponse { 401 => Unauthorized });
+
+    /// Everything logged on this thread while `f` runs, without colours or timestamps.
+    fn logs_of<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        (out, text)
+    }
+
+    #[test]
+    fn a_status_the_operation_does_not_list_is_answered_500_and_logged_as_a_bug() {
+        let forbidden = ApiError::new(StatusCode::FORBIDDEN, "forbidden", "not yours");
+
+        let (response, logs) = logs_of(|| ProbeResponse::from(forbidden));
+
+        let ProbeResponse::Internal(Json(body)) = response else { panic!("expected the 500 variant") };
+        assert_eq!(
+            (body.code.as_str(), body.message.as_str()),
+            ("forbidden", "not yours"),
+            "same body as before"
+        );
+        let line = logs
+            .lines()
+            .find(|l| l.contains("does not list"))
+            .unwrap_or_else(|| panic!("not logged: {logs:?}"));
+        assert!(line.contains("ERROR"), "{line}");
+        for field in ["response=\"ProbeResponse\"", "status=403", "code=forbidden", "detail=not yours"] {
+            assert!(line.contains(field), "{field} missing from {line}");
+        }
+    }
+
+    #[test]
+    fn a_listed_status_and_an_already_logged_500_add_no_log_line() {
+        let (response, logs) = logs_of(|| {
+            ProbeResponse::from(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "who are you"))
+        });
+        assert!(matches!(response, ProbeResponse::Unauthorized(_)));
+        assert_eq!(logs, "");
+
+        let cause = std::io::Error::other("disk gone");
+        let (response, logs) = logs_of(|| {
+            ProbeResponse::from(ApiError::server_side(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+                &cause,
+            ))
+        });
+        assert!(matches!(response, ProbeResponse::Internal(_)));
+        assert_eq!(logs.lines().count(), 1, "only the server-side line: {logs}");
+        assert!(logs.contains("disk gone"), "{logs}");
+    }
+
+    #[test]
+    fn a_server_side_failure_logs_every_cause_once_and_tells_the_client_none() {
+        let store =
+            StoreError::unavailable("reading tokens", std::io::Error::other("connection reset by 10.0.0.5"));
+
+        let (error, logs) = logs_of(|| ApiError::from(AuthError::Store(store)));
+
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error.body.message.contains("10.0.0.5"), "internals are not leaked: {}", error.body.message);
+        let request_id = error.body.request_id.expect("a request id to quote");
+        assert_eq!(logs.lines().count(), 1, "{logs}");
+        assert!(
+            logs.contains("error=storage unavailable: reading tokens: connection reset by 10.0.0.5"),
+            "the whole chain in the error field: {logs}"
+        );
+        assert!(logs.contains(&request_id), "{logs}");
+    }
+}

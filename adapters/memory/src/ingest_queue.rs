@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use microdash_usecases::ports::{
-    Delivery, HealthCheck, IngestBatch, IngestConsumer, IngestQueue, QueueError,
+    Delivery, HealthCheck, HealthError, IngestBatch, IngestConsumer, IngestQueue, QueueError,
 };
 use tokio::sync::Notify;
 
@@ -187,8 +187,12 @@ impl HealthCheck for MemoryIngestQueue {
         "queue"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        if self.lock().closed { Err("the ingest queue is closed (shutting down)".into()) } else { Ok(()) }
+    async fn check(&self) -> Result<(), HealthError> {
+        if self.lock().closed {
+            Err(HealthError::new("the ingest queue is closed (shutting down)"))
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use microdash_domain::rollup::{MINUTE_MS, bucket_start};
 use microdash_domain::sample::SeriesKey;
 use microdash_domain::{AgentId, ApiToken, Bucket, DedupeId, Resolution, Tenant, TenantId, Timestamp};
-use microdash_usecases::ports::{AgentInfo, HealthCheck, SeriesId, StoreError};
+use microdash_usecases::ports::{AgentInfo, HealthCheck, HealthError, SeriesId, StoreError};
 
 /// One series and its raw points (ms → value).
 struct MemSeries {
@@ -119,7 +119,7 @@ impl HealthCheck for MemoryStore {
         "store"
     }
 
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<(), HealthError> {
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::future::Shared;
 use microdash_domain::{Sample, Tenant};
-use microdash_usecases::{IngestError, IngestService, Principal};
+use microdash_usecases::{AdmissionError, ErrorChain, IngestService, Principal};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -234,11 +234,12 @@ impl Inner {
                 }
             };
             let wait = match &error {
-                IngestError::QuotaExceeded { retry_after, .. } => (*retry_after).min(MAX_QUOTA_WAIT),
-                IngestError::Unavailable { retry_after, .. } => (*retry_after).min(MAX_UNAVAILABLE_WAIT),
-                _ => Duration::MAX,
+                AdmissionError::QuotaExceeded { retry_after, .. } => (*retry_after).min(MAX_QUOTA_WAIT),
+                AdmissionError::Unavailable { retry_after, .. } => (*retry_after).min(MAX_UNAVAILABLE_WAIT),
+                AdmissionError::BatchOverQuota { .. } => Duration::MAX,
             };
             if started.elapsed().saturating_add(wait) > self.options.max_hold {
+                let error = ErrorChain(&error);
                 BatchFailed { tenant: sender.tenant(), messages, error: &error }.emit(&self.metrics);
                 break Outcome::Failed;
             }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use microdash_usecases::{AuthError, AuthService, IngestService, Principal};
+use microdash_usecases::{AuthError, AuthService, ErrorChain, IngestService, Principal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -199,7 +199,7 @@ async fn admit(connect: &Connect, shared: &Shared) -> Result<(Principal, String)
         // Another tenant's token is a wrong password for this user name, and says no more.
         Ok(_) | Err(AuthError::InvalidToken) => return Err(Refusal::Credentials),
         Err(AuthError::Store(error)) => {
-            tracing::error!(error = %error, "Cannot check MQTT credentials: the token store failed.");
+            tracing::error!(error = %ErrorChain(&error), "Cannot check MQTT credentials: the token store failed.");
             return Err(Refusal::Unavailable);
         }
     };

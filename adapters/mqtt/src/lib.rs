@@ -19,10 +19,12 @@
 //! - [`bridge`]: [`Bridge`], rumqttc on a shared subscription at an external broker.
 //! - [`options`]: [`EndpointOptions`], [`BridgeOptions`], [`CoalesceOptions`].
 //! - [`telemetry`]: [`MqttMetrics`], counters and rate-limited log lines per event.
+//! - `drop_reason`: [`DropReason`], why a message was not stored (counter label, PUBACK reason).
 
 pub mod bridge;
 mod coalescer;
 mod connection;
+mod drop_reason;
 pub mod endpoint;
 pub mod options;
 mod protocol;
@@ -31,6 +33,7 @@ pub mod telemetry;
 mod tls;
 
 pub use bridge::{Bridge, BridgeError};
+pub use drop_reason::DropReason;
 pub use endpoint::{BindError, MqttEndpoint};
 pub use options::{BridgeOptions, CoalesceOptions, EndpointOptions, TlsOptions};
-pub use telemetry::{DropReason, MqttMetrics, MqttMetricsRef};
+pub use telemetry::{MqttMetrics, MqttMetricsRef};

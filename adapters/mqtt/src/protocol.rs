@@ -10,7 +10,7 @@ mod v5;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::telemetry::DropReason;
+use crate::drop_reason::DropReason;
 
 /// The protocol a connection speaks, fixed by its CONNECT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! Labels are bounded: a reason or a return code, never a tenant or a client id.
 //!
 //! # Layout
-//! - this file: [`MqttMetrics`], [`DropReason`] and the rendering for `/metrics`.
+//! - this file: [`MqttMetrics`] and the rendering for `/metrics`.
 //! - `events`: the typed events, each counting and logging one occurrence.
 
 mod events;
@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use microdash_usecases::IngestError;
-
+use crate::drop_reason::DropReason;
 use crate::protocol::Close;
 
 pub(crate) use self::events::{
@@ -27,78 +26,6 @@ pub(crate) use self::events::{
 
 /// At most one log line per kind of event in this period.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
-
-/// Why a message was not stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// The payload is not JSON or not of the topic's shape.
-    Malformed,
-    /// An empty JSON array.
-    Empty,
-    /// More items than one request may carry.
-    TooManyItems,
-    /// A field is invalid (the HTTP API would answer 422).
-    Invalid,
-    /// More samples in one message than the token's whole per-minute quota.
-    OverQuota,
-    /// The topic is not under `metrics/`.
-    ForeignTopic,
-    /// A `metrics/` topic of the wrong shape or with an invalid level.
-    BadTopic,
-    /// A publish into another tenant; the client is also disconnected.
-    CrossTenant,
-    /// QoS 2, which an ingest-only endpoint does not support; the client is disconnected.
-    Qos2,
-    /// Bridge only: the topic names a tenant that does not exist.
-    UnknownTenant,
-}
-
-impl DropReason {
-    /// Every reason, in label order.
-    pub const ALL: [DropReason; 10] = [
-        DropReason::Malformed,
-        DropReason::Empty,
-        DropReason::TooManyItems,
-        DropReason::Invalid,
-        DropReason::OverQuota,
-        DropReason::ForeignTopic,
-        DropReason::BadTopic,
-        DropReason::CrossTenant,
-        DropReason::Qos2,
-        DropReason::UnknownTenant,
-    ];
-
-    /// The `reason` label.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Malformed => "malformed",
-            DropReason::Empty => "empty",
-            DropReason::TooManyItems => "too_many_items",
-            DropReason::Invalid => "invalid",
-            DropReason::OverQuota => "over_quota",
-            DropReason::ForeignTopic => "foreign_topic",
-            DropReason::BadTopic => "bad_topic",
-            DropReason::CrossTenant => "cross_tenant",
-            DropReason::Qos2 => "qos2",
-            DropReason::UnknownTenant => "unknown_tenant",
-        }
-    }
-
-    /// The reason for a message the ingest use case refused.
-    pub(crate) fn of(error: &IngestError) -> Self {
-        match error {
-            IngestError::Malformed(_) => DropReason::Malformed,
-            IngestError::Empty => DropReason::Empty,
-            IngestError::TooManyItems { .. } => DropReason::TooManyItems,
-            IngestError::BatchOverQuota { .. } | IngestError::QuotaExceeded { .. } => DropReason::OverQuota,
-            IngestError::Invalid(_) | IngestError::Unavailable { .. } => DropReason::Invalid,
-        }
-    }
-
-    fn index(self) -> usize {
-        Self::ALL.iter().position(|r| *r == self).unwrap_or(0)
-    }
-}
 
 /// Why the server closed a connection, as counted.
 const CLOSES: [(Close, &str); 9] = [

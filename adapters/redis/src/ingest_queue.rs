@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use microdash_usecases::ports::{Delivery, HealthCheck, IngestBatch, IngestQueue, QueueError};
+use microdash_usecases::ports::{Delivery, HealthCheck, HealthError, IngestBatch, IngestQueue, QueueError};
 use redis::aio::ConnectionManager;
 use tokio::sync::{Mutex, Notify, OnceCell};
 
@@ -111,7 +111,7 @@ impl RedisIngestQueue {
 
 /// Every Redis failure the ports see: the API answers 503, the worker retries.
 pub(crate) fn unavailable(e: redis::RedisError) -> QueueError {
-    QueueError::Unavailable(e.to_string())
+    QueueError::unavailable(e)
 }
 
 #[async_trait]
@@ -157,10 +157,16 @@ impl HealthCheck for RedisIngestQueue {
         "redis"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        let pong: String =
-            redis::cmd("PING").query_async(&mut self.con()).await.map_err(|e| format!("Redis: {e}"))?;
-        if pong == "PONG" { Ok(()) } else { Err(format!("Redis answered {pong:?} to PING")) }
+    async fn check(&self) -> Result<(), HealthError> {
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut self.con())
+            .await
+            .map_err(|e| HealthError::unavailable("Redis", e))?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(HealthError::new(format!("Redis answered {pong:?} to PING")))
+        }
     }
 }
 

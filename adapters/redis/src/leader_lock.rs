@@ -59,12 +59,12 @@ impl RedisLeaderLock {
     /// # Errors
     /// [`LockError::Unavailable`] when Redis cannot be reached.
     pub async fn holder(&self) -> Result<Option<String>, LockError> {
-        redis::cmd("GET").arg(&self.key).query_async(&mut self.con.clone()).await.map_err(unavailable)
+        redis::cmd("GET")
+            .arg(&self.key)
+            .query_async(&mut self.con.clone())
+            .await
+            .map_err(LockError::unavailable)
     }
-}
-
-fn unavailable(e: redis::RedisError) -> LockError {
-    LockError::Unavailable(e.to_string())
 }
 
 #[async_trait]
@@ -77,7 +77,7 @@ impl LeaderLock for RedisLeaderLock {
             .arg(ttl.as_millis().max(1) as u64)
             .invoke_async(&mut self.con.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(LockError::unavailable)?;
         Ok(held == 1)
     }
 
@@ -88,7 +88,7 @@ impl LeaderLock for RedisLeaderLock {
             .arg(&self.holder)
             .invoke_async(&mut self.con.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(LockError::unavailable)?;
         Ok(())
     }
 }

@@ -100,7 +100,7 @@ impl LiveBus for RedisLiveBus {
             .invoke_async::<u64>(&mut self.publisher.clone())
             .await
             .map(drop)
-            .map_err(|e| LiveBusError::Unavailable(e.to_string()))
+            .map_err(LiveBusError::unavailable)
     }
 
     async fn subscribe(&self, tenant: TenantId) -> Result<LiveSubscription, LiveBusError> {
@@ -112,7 +112,7 @@ impl LiveBus for RedisLiveBus {
                 Some(rx) => rx,
                 None => {
                     let Some(sink) = sink.as_mut() else {
-                        return Err(LiveBusError::Unavailable("reconnecting to Redis pub/sub".into()));
+                        return Err(LiveBusError::unavailable("reconnecting to Redis pub/sub"));
                     };
                     // Registered before SUBSCRIBE, so nothing that arrives right after is dropped.
                     let rx = self
@@ -123,7 +123,7 @@ impl LiveBus for RedisLiveBus {
                         .subscribe();
                     if let Err(e) = sink.subscribe(&channel).await {
                         self.shared.channels().remove(&channel);
-                        return Err(LiveBusError::Unavailable(e.to_string()));
+                        return Err(LiveBusError::unavailable(e));
                     }
                     rx
                 }
@@ -135,7 +135,7 @@ impl LiveBus for RedisLiveBus {
             .arg(seq_key(&self.shared.options, tenant))
             .query_async(&mut self.publisher.clone())
             .await
-            .map_err(|e| LiveBusError::Unavailable(e.to_string()))?;
+            .map_err(LiveBusError::unavailable)?;
         let last_id = last_id.unwrap_or(0);
         let messages = BroadcastStream::new(rx)
             .filter_map(move |m| {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use microdash_usecases::ports::{Admission, HealthCheck, RateLimitError, RateLimiter};
+use microdash_usecases::ports::{Admission, HealthCheck, HealthError, RateLimitError, RateLimiter};
 use redis::aio::ConnectionManager;
 
 use crate::options::{ConnectError, RedisOptions};
@@ -99,7 +99,7 @@ impl RateLimiter for RedisRateLimiter {
             .arg(BUCKET_TTL.as_millis() as u64)
             .invoke_async(&mut self.commands.clone())
             .await
-            .map_err(|e| RateLimitError::Unavailable(e.to_string()))?;
+            .map_err(RateLimitError::unavailable)?;
         if granted == 1 {
             Ok(Admission::Granted)
         } else {
@@ -116,7 +116,7 @@ impl RateLimiter for RedisRateLimiter {
             .arg(BUCKET_TTL.as_millis() as u64)
             .invoke_async(&mut self.commands.clone())
             .await
-            .map_err(|e| RateLimitError::Unavailable(e.to_string()))?;
+            .map_err(RateLimitError::unavailable)?;
         Ok(())
     }
 }
@@ -127,11 +127,11 @@ impl HealthCheck for RedisRateLimiter {
         "rate_limiter"
     }
 
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<(), HealthError> {
         redis::cmd("PING")
             .query_async::<String>(&mut self.commands.clone())
             .await
             .map(drop)
-            .map_err(|e| format!("Redis: {e}"))
+            .map_err(|e| HealthError::unavailable("Redis", e))
     }
 }

@@ -152,7 +152,7 @@ async fn the_health_check_reports_the_store_as_answering() {
     let db = TestDb::create().await;
     let store = db.store().await;
     assert_eq!(store.component(), "mariadb");
-    assert_eq!(store.check().await, Ok(()));
+    assert!(matches!(store.check().await, Ok(())));
     store.close().await;
     assert!(store.check().await.is_err(), "a closed store must not report healthy");
 }

@@ -17,6 +17,11 @@ fn principal() -> Principal {
     }
 }
 
+/// What a Redis client reports when the server is down.
+fn refused() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused by redis:6379")
+}
+
 fn clock() -> Arc<MockClock> {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(Timestamp::from_millis(1_795_000_000_000));
@@ -32,19 +37,52 @@ async fn an_invalid_item_rejects_the_whole_batch_without_spending_quota_or_enque
     let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
     let err =
         svc.ingest(&principal(), br#"[{"name":"a","value":1},{"name":"a","value":"x"}]"#).await.unwrap_err();
-    let IngestError::Invalid(errors) = err else { panic!("expected Invalid, got {err:?}") };
+    let IngestError::Parse(ParseError::Invalid(errors)) = err else {
+        panic!("expected Invalid, got {err:?}")
+    };
     assert_eq!((errors.len(), errors[0].index), (1, 1));
 }
 
 #[tokio::test]
 async fn an_unreachable_rate_limiter_makes_ingest_unavailable_not_unlimited() {
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_acquire().returning(|_, _, _| Err(RateLimitError::Unavailable("down".into())));
+    limiter.expect_acquire().returning(|_, _, _| Err(RateLimitError::unavailable(refused())));
     let mut queue = MockIngestQueue::new();
     queue.expect_enqueue().never();
     let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
     let err = svc.ingest(&principal(), br#"{"name":"a","value":1}"#).await.unwrap_err();
-    assert!(matches!(err, IngestError::Unavailable { .. }), "{err:?}");
+    assert!(matches!(err, IngestError::Admission(AdmissionError::Unavailable { .. })), "{err:?}");
+    assert_eq!(
+        ErrorChain(&err).to_string(),
+        "ingest is temporarily unavailable: rate limiter unavailable: connection refused by redis:6379"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_queue_is_unavailable_with_the_queues_own_error_as_the_cause() {
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_acquire().returning(|_, _, _| Ok(Admission::Granted));
+    limiter.expect_refund().returning(|_, _, _| Ok(()));
+    let mut queue = MockIngestQueue::new();
+    queue.expect_enqueue().returning(|_| Err(QueueError::unavailable(refused())));
+    let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
+
+    let err = svc.ingest(&principal(), br#"{"name":"a","value":1}"#).await.unwrap_err();
+
+    let IngestError::Admission(AdmissionError::Unavailable { retry_after, source }) = &err else {
+        panic!("expected Unavailable, got {err:?}")
+    };
+    assert_eq!(*retry_after, UNAVAILABLE_RETRY_AFTER);
+    let queue_error = source.downcast_ref::<QueueError>().expect("the queue's error is the source");
+    let io = std::error::Error::source(queue_error)
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("the queue keeps the backend's error as its source");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        ErrorChain(&err).to_string(),
+        "ingest is temporarily unavailable: ingest queue unavailable: connection refused by redis:6379",
+        "the same text the 503 has always carried, now built from the causes"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +102,7 @@ async fn a_batch_the_queue_refuses_gets_its_quota_back_so_the_retry_is_not_charg
     let svc = IngestService::new(Arc::new(queue), Arc::new(limiter), clock(), IngestLimits::default());
     let err =
         svc.ingest(&principal(), br#"[{"name":"a","value":1},{"name":"b","value":2}]"#).await.unwrap_err();
-    assert!(matches!(err, IngestError::Unavailable { .. }), "{err:?}");
+    assert!(matches!(err, IngestError::Admission(AdmissionError::Unavailable { .. })), "{err:?}");
 }
 
 #[tokio::test]
@@ -97,7 +135,7 @@ async fn a_message_is_validated_with_the_http_item_limit_and_nothing_is_charged(
     let topic = MetricsTopic::parse("metrics/acme/a1").unwrap();
     let three = br#"[{"name":"a","value":1},{"name":"b","value":1},{"name":"c","value":1}]"#;
     let err = svc.parse_message(&Retention::default(), &topic, three).unwrap_err();
-    assert!(matches!(err, IngestError::TooManyItems { count: 3, max: 2 }), "{err:?}");
+    assert!(matches!(err, ParseError::TooManyItems { count: 3, max: 2 }), "{err:?}");
     let ok = svc.parse_message(&Retention::default(), &topic, br#"[{"name":"a","value":1}]"#).unwrap();
     assert_eq!(ok[0].timestamp.as_millis(), 1_795_000_000_000, "stamped with the service's clock");
 }
@@ -139,5 +177,5 @@ async fn samples_beyond_the_whole_quota_are_refused_before_the_limiter_is_asked(
         .parse_message(&who.retention, &topic, br#"[{"name":"a","value":1},{"name":"b","value":1}]"#)
         .unwrap();
     let err = svc.ingest_samples(&who, two).await.unwrap_err();
-    assert!(matches!(err, IngestError::BatchOverQuota { count: 2, per_minute: 1 }), "{err:?}");
+    assert!(matches!(err, AdmissionError::BatchOverQuota { count: 2, per_minute: 1 }), "{err:?}");
 }

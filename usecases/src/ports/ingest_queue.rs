@@ -4,6 +4,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use microdash_domain::{Sample, TenantId, Timestamp};
 
+use super::BoxError;
+
 /// One accepted request, as it travels from the API to the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestBatch {
@@ -38,9 +40,17 @@ pub enum QueueError {
     /// The queue is shutting down and takes nothing more.
     #[error("ingest queue is closed")]
     Closed,
-    /// The backend cannot be reached.
-    #[error("ingest queue unavailable: {0}")]
-    Unavailable(String),
+    /// The backend cannot be reached or failed. Adapters MUST keep their own error (e.g. the
+    /// `redis::RedisError`) as the source, never only its text.
+    #[error("ingest queue unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+impl QueueError {
+    /// A [`QueueError::Unavailable`] keeping `cause` (the backend's error) as its source.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
 }
 
 /// The producing half of the ingest queue (the api role).
@@ -52,7 +62,8 @@ pub trait IngestQueue: Send + Sync {
     /// # Errors
     /// - [`QueueError::Full`] when the queue is at capacity.
     /// - [`QueueError::Closed`] during shutdown.
-    /// - [`QueueError::Unavailable`] when the backend cannot be reached.
+    /// - [`QueueError::Unavailable`] when the backend cannot be reached; its source MUST be the
+    ///   backend's own error, which the API's log line for the 503 names.
     async fn enqueue(&self, batch: IngestBatch) -> Result<(), QueueError>;
 }
 

@@ -3,12 +3,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::BoxError;
+
 /// Errors of the leader lock.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// The backend cannot be reached; the caller must assume it is not the leader.
-    #[error("leader lock unavailable: {0}")]
-    Unavailable(String),
+    /// The backend cannot be reached; the caller must assume it is not the leader. Adapters
+    /// MUST keep their own error as the source, never only its text.
+    #[error("leader lock unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+impl LockError {
+    /// A [`LockError::Unavailable`] keeping `cause` (the backend's error) as its source.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
 }
 
 /// Who runs the scheduler: at most one holder at a time across every process that shares the
@@ -21,7 +31,8 @@ pub trait LeaderLock: Send + Sync {
     /// `Ok(true)` when this process holds it now.
     ///
     /// # Errors
-    /// [`LockError::Unavailable`] when the backend cannot be reached.
+    /// [`LockError::Unavailable`] when the backend cannot be reached; its source MUST be the
+    /// backend's own error.
     async fn acquire(&self, ttl: Duration) -> Result<bool, LockError>;
 
     /// Gives the lock up if this process holds it, so another can take over at once.

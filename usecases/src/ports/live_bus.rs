@@ -4,6 +4,8 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use microdash_domain::{Sample, TenantId};
 
+use super::BoxError;
+
 /// What a live subscriber receives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveMessage {
@@ -38,9 +40,18 @@ impl std::fmt::Debug for LiveSubscription {
 /// Errors of the live bus.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveBusError {
-    /// The backend cannot be reached.
-    #[error("live bus unavailable: {0}")]
-    Unavailable(String),
+    /// The backend cannot be reached or failed. Adapters MUST keep their own error as the
+    /// source, never only its text.
+    #[error("live bus unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+impl LiveBusError {
+    /// A [`LiveBusError::Unavailable`] keeping `cause` (the backend's error, or what went wrong
+    /// when there is none) as its source.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
 }
 
 /// Fan-out of stored samples to live viewers, per tenant. Best effort: a viewer that misses
@@ -59,8 +70,8 @@ pub trait LiveBus: Send + Sync {
     /// its subscribers on every node.
     ///
     /// # Errors
-    /// [`LiveBusError::Unavailable`] when the backend cannot be reached; the message MUST then
-    /// not be delivered to anyone (it gets no id).
+    /// [`LiveBusError::Unavailable`] when the backend cannot be reached, with the backend's own
+    /// error as its source; the message MUST then not be delivered to anyone (it gets no id).
     async fn publish(&self, tenant: TenantId, samples: Arc<Vec<Sample>>) -> Result<(), LiveBusError>;
 
     /// Subscribes to one tenant's messages from now on. Messages MUST arrive in id order and

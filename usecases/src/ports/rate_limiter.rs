@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::BoxError;
+
 /// The answer of a rate limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -18,9 +20,17 @@ pub enum Admission {
 /// Errors of the rate limiter.
 #[derive(Debug, thiserror::Error)]
 pub enum RateLimitError {
-    /// The backend cannot be reached.
-    #[error("rate limiter unavailable: {0}")]
-    Unavailable(String),
+    /// The backend cannot be reached or failed. Adapters MUST keep their own error as the
+    /// source, never only its text.
+    #[error("rate limiter unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+impl RateLimitError {
+    /// A [`RateLimitError::Unavailable`] keeping `cause` (the backend's error) as its source.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
 }
 
 /// Per-key budgets of "so many per minute", refilled continuously (a token bucket whose
@@ -32,7 +42,8 @@ pub trait RateLimiter: Send + Sync {
     /// A `cost` above `per_minute` can never be granted and is denied with a minute's wait.
     ///
     /// # Errors
-    /// [`RateLimitError::Unavailable`] when the backend cannot be reached.
+    /// [`RateLimitError::Unavailable`] when the backend cannot be reached; its source MUST be
+    /// the backend's own error.
     async fn acquire(&self, key: &str, cost: u64, per_minute: u64) -> Result<Admission, RateLimitError>;
 
     /// Gives `cost` back to `key`'s budget of `per_minute` (never above one minute's worth):

@@ -6,7 +6,7 @@ use microdash_domain::tenant::NewTenant;
 use microdash_domain::{MetricsTopic, Retention, TenantId, TenantSlug, Timestamp, TokenId};
 use microdash_usecases::ingest::TenantDirectory;
 use microdash_usecases::ports::{IngestConsumer, TenantRepo};
-use microdash_usecases::{IngestError, IngestLimits, IngestService, Principal};
+use microdash_usecases::{AdmissionError, IngestError, IngestLimits, IngestService, Principal};
 
 const NOW: i64 = 1_795_000_000_000;
 
@@ -51,7 +51,9 @@ async fn the_quota_is_per_token_per_minute_and_refills() {
     let two = br#"[{"name":"a","value":1},{"name":"b","value":2}]"#;
     svc.ingest(&principal(3), two).await.unwrap();
     let err = svc.ingest(&principal(3), two).await.unwrap_err();
-    let IngestError::QuotaExceeded { retry_after, .. } = err else { panic!("expected quota, got {err:?}") };
+    let IngestError::Admission(AdmissionError::QuotaExceeded { retry_after, .. }) = err else {
+        panic!("expected quota, got {err:?}")
+    };
     assert!(retry_after <= Duration::from_secs(20), "one sample refills in 20 s: {retry_after:?}");
     clock.advance(Duration::from_secs(20));
     svc.ingest(&principal(3), two).await.unwrap();
@@ -62,7 +64,10 @@ async fn a_batch_larger_than_the_whole_quota_says_to_split_it() {
     let svc = service(Arc::new(MemoryIngestQueue::new(1000)), clock());
     let err =
         svc.ingest(&principal(1), br#"[{"name":"a","value":1},{"name":"b","value":2}]"#).await.unwrap_err();
-    assert!(matches!(err, IngestError::BatchOverQuota { count: 2, per_minute: 1 }), "{err:?}");
+    assert!(
+        matches!(err, IngestError::Admission(AdmissionError::BatchOverQuota { count: 2, per_minute: 1 })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -71,7 +76,7 @@ async fn a_full_queue_is_unavailable_with_retry_after_never_accepted() {
     svc.ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap();
     let err = svc.ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap_err();
     assert!(
-        matches!(err, IngestError::Unavailable { retry_after, .. } if retry_after > Duration::ZERO),
+        matches!(err, IngestError::Admission(AdmissionError::Unavailable { retry_after, .. }) if retry_after > Duration::ZERO),
         "{err:?}"
     );
 }
@@ -82,7 +87,7 @@ async fn a_closed_queue_refuses_new_batches() {
     queue.close();
     let err =
         service(queue, clock()).ingest(&principal(1000), br#"{"name":"a","value":1}"#).await.unwrap_err();
-    assert!(matches!(err, IngestError::Unavailable { .. }), "{err:?}");
+    assert!(matches!(err, IngestError::Admission(AdmissionError::Unavailable { .. })), "{err:?}");
 }
 
 #[tokio::test]
@@ -109,7 +114,10 @@ async fn mqtt_messages_and_http_requests_of_one_token_spend_one_quota() {
         "one entry per call"
     );
     let err = svc.ingest(&who, br#"[{"name":"b","value":1},{"name":"c","value":2}]"#).await.unwrap_err();
-    assert!(matches!(err, IngestError::QuotaExceeded { per_minute: 10, .. }), "{err:?}");
+    assert!(
+        matches!(err, IngestError::Admission(AdmissionError::QuotaExceeded { per_minute: 10, .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use microdash_adapter_http::{ApiServices, HttpOptions, routes};
 use microdash_adapter_memory::{FakeClock, MemoryIngestQueue, MemoryLiveBus, MemoryRateLimiter, MemoryStore};
 use microdash_domain::Timestamp;
-use microdash_usecases::ports::{HealthCheckRef, IngestConsumer, TokenRepoRef};
+use microdash_usecases::ports::{HealthCheckRef, IngestConsumer, IngestQueueRef, TokenRepoRef};
 use microdash_usecases::{
     AdminService, AuthService, ExportOptions, ExportService, HealthService, IngestLimits, IngestService,
     LiveOptions, LiveService, PersistOptions, PersistService, QueryOptions, QueryService, Signer,
@@ -34,6 +35,8 @@ pub struct Setup {
     pub options: HttpOptions,
     pub limits: IngestLimits,
     pub tokens: Option<TokenRepoRef>,
+    /// The queue the ingest service writes to, instead of the memory queue (e.g. one that fails).
+    pub ingest_queue: Option<IngestQueueRef>,
     pub live: LiveOptions,
 }
 
@@ -44,6 +47,7 @@ impl Default for Setup {
             options: HttpOptions::default(),
             limits: IngestLimits::default(),
             tokens: None,
+            ingest_queue: None,
             live: LiveOptions::default(),
         }
     }
@@ -73,7 +77,7 @@ pub async fn spawn_with(setup: Setup) -> TestApi {
     let services = ApiServices {
         auth: Arc::new(AuthService::new(tokens, clock.clone())),
         ingest: Arc::new(IngestService::new(
-            queue.clone(),
+            setup.ingest_queue.unwrap_or_else(|| queue.clone()),
             Arc::new(MemoryRateLimiter::new(clock.clone())),
             clock.clone(),
             setup.limits,
@@ -140,4 +144,42 @@ impl TestApi {
 pub async fn json_of(resp: TestResponse) -> (u16, serde_json::Value) {
     let status = resp.0.status().as_u16();
     (status, resp.json().await.value().deserialize())
+}
+
+/// The log lines written on this thread (so by this test) while it is alive, without colours
+/// or timestamps.
+pub struct Logs {
+    buffer: Buffer,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub fn capture() -> Self {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        Self { buffer, _guard: tracing::subscriber::set_default(subscriber) }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.buffer.0.lock().unwrap().clone()).unwrap()
+    }
 }

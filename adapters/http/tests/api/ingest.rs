@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use microdash_adapter_http::HttpOptions;
 use microdash_usecases::IngestLimits;
-use microdash_usecases::ports::{MockTokenRepo, StoreError};
+use microdash_usecases::ports::{MockIngestQueue, MockTokenRepo, QueueError, StoreError};
 use serde_json::json;
 
-use crate::helpers::{NOW, Setup, json_of, spawn_api, spawn_with};
+use crate::helpers::{Logs, NOW, Setup, json_of, spawn_api, spawn_with};
 
 #[tokio::test]
 async fn a_single_sample_with_a_bearer_token_is_accepted_and_queryable() {
@@ -154,6 +154,42 @@ async fn a_full_queue_gets_503_with_retry_after_never_202() {
     assert!(resp.0.headers().contains_key("retry-after"));
     let (_, err) = json_of(resp).await;
     assert_eq!(err["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn an_unreachable_queue_gets_503_and_one_log_line_naming_the_queues_own_error() {
+    // Arrange: the queue's backend refuses connections.
+    let mut queue = MockIngestQueue::new();
+    queue.expect_enqueue().returning(|_| {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused by redis:6379");
+        Err(QueueError::unavailable(refused))
+    });
+    let api = spawn_with(Setup { ingest_queue: Some(Arc::new(queue)), ..Setup::default() }).await;
+    let logs = Logs::capture();
+
+    // Act
+    let resp = api.post_json(&api.alpha, r#"{"name":"a","value":1}"#).await;
+
+    // Assert: the same answer as ever, and the cause in the log, once.
+    assert_eq!(resp.0.headers()["retry-after"], "1");
+    let (status, err) = json_of(resp).await;
+    assert_eq!((status, err["code"].as_str()), (503, Some("unavailable")));
+    assert_eq!(
+        err["message"],
+        "ingest is temporarily unavailable: ingest queue unavailable: connection refused by redis:6379; \
+         nothing was accepted, retry later"
+    );
+    let logs = logs.text();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("connection refused by redis:6379")).collect();
+    assert_eq!(lines.len(), 1, "logged once: {logs}");
+    assert!(lines[0].contains("WARN") && lines[0].contains("Ingest refused with 503."), "{logs}");
+    assert!(
+        lines[0].contains(
+            "error=ingest is temporarily unavailable: ingest queue unavailable: connection refused by redis:6379"
+        ),
+        "the whole chain in the error field: {logs}"
+    );
 }
 
 #[tokio::test]

@@ -11,13 +11,15 @@ use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use microdash_domain::mqtt::TopicError;
 use microdash_domain::{MetricsTopic, Sample};
-use microdash_usecases::IngestService;
 use microdash_usecases::ingest::TenantDirectory;
+use microdash_usecases::ports::StoreError;
+use microdash_usecases::{ErrorChain, IngestService};
 use rumqttc::{AsyncClient, Publish};
 use tokio::sync::{Notify, mpsc};
 
 use crate::coalescer::{Coalescer, Outcome, Sender};
-use crate::telemetry::{DropReason, MessageDropped, MqttMetricsRef};
+use crate::drop_reason::DropReason;
+use crate::telemetry::{MessageDropped, MqttMetricsRef};
 
 type Pending = Pin<Box<dyn Future<Output = (Publish, Outcome)> + Send>>;
 
@@ -36,7 +38,7 @@ enum Refused {
     /// Bad for good: acknowledge, count, log.
     Dropped(DropReason, String),
     /// The tenant store failed: do not acknowledge; the broker resends after a reconnect.
-    Retry(String),
+    Retry(StoreError),
 }
 
 impl Worker {
@@ -86,7 +88,7 @@ impl Worker {
                 Box::pin(std::future::ready((publish, Outcome::Queued)))
             }
             Err(Refused::Retry(error)) => {
-                tracing::error!(error = %error, topic = %publish.topic, "MQTT bridge cannot look up the tenant; the message will be redelivered.");
+                tracing::error!(error = %ErrorChain(&error), topic = %publish.topic, "MQTT bridge cannot look up the tenant; the message will be redelivered.");
                 Box::pin(std::future::ready((publish, Outcome::Failed)))
             }
         }
@@ -106,7 +108,7 @@ impl Worker {
                     format!("no tenant '{}'", topic.tenant),
                 ));
             }
-            Err(error) => return Err(Refused::Retry(error.to_string())),
+            Err(error) => return Err(Refused::Retry(error)),
         };
         let samples = self
             .ingest

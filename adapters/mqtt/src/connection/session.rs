@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Io, Shared};
 use crate::coalescer::{Outcome, Sender};
+use crate::drop_reason::DropReason;
 use crate::protocol::{self, Close, DecodeError, Inbound, Outbound, Publish, Version};
-use crate::telemetry::{ConnectionClosed, DropReason, MessageDropped, SubscribeRefused};
+use crate::telemetry::{ConnectionClosed, MessageDropped, SubscribeRefused};
 
 /// What to send once a message is settled.
 enum Answer {

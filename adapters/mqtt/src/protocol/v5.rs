@@ -10,7 +10,7 @@ use rumqttc::v5::mqttbytes::{Error, QoS};
 use super::{
     Close, Connect, ConnectError, DecodeError, Inbound, Limits, Outbound, Publish, Refusal, Version,
 };
-use crate::telemetry::DropReason;
+use crate::drop_reason::DropReason;
 
 /// What the MQTT 5 codec made of a first packet.
 pub(super) enum Probe {

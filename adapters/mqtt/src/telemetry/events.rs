@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{CLOSES, DropReason, MqttMetrics};
+use super::{CLOSES, MqttMetrics};
+use crate::drop_reason::DropReason;
 use crate::protocol::{Close, Refusal};
 
 /// A message that was not stored.

@@ -1,7 +1,7 @@
 //! [`HealthCheck`] for the MariaDB store: can a pooled connection answer?
 
 use async_trait::async_trait;
-use microdash_usecases::ports::HealthCheck;
+use microdash_usecases::ports::{HealthCheck, HealthError};
 
 use super::MariaDbStore;
 
@@ -11,11 +11,11 @@ impl HealthCheck for MariaDbStore {
         "mariadb"
     }
 
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<(), HealthError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
             .map(drop)
-            .map_err(|e| format!("MariaDB does not answer: {e}"))
+            .map_err(|e| HealthError::unavailable("MariaDB does not answer", e))
     }
 }

@@ -1,7 +1,7 @@
 //! [`HealthCheck`] for the SQLite store: can a query connection answer?
 
 use async_trait::async_trait;
-use microdash_usecases::ports::HealthCheck;
+use microdash_usecases::ports::{HealthCheck, HealthError};
 
 use super::SqliteStore;
 
@@ -11,11 +11,11 @@ impl HealthCheck for SqliteStore {
         "sqlite"
     }
 
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<(), HealthError> {
         sqlx::query("SELECT 1")
             .execute(&self.read)
             .await
             .map(drop)
-            .map_err(|e| format!("SQLite does not answer: {e}"))
+            .map_err(|e| HealthError::unavailable("SQLite does not answer", e))
     }
 }
