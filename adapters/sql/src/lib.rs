@@ -9,9 +9,8 @@
 //!   `health`, `series_reader`, `rollups`, `progress`, `retention`).
 //! - [`mariadb`]: [`MariaDbStore`] and its [`MariaDbOptions`], with the same files under
 //!   `mariadb/`.
-//! - `history`: bucket rows, late-sample marks and series selection, shared by both stores.
-//! - `series_cache`, `stored` and `rows`: what both stores share (the series-id cache, the stored
-//!   forms of agents and tags, grouping points into series, rows and their domain conversions).
+//! - `stored`: how domain values are stored in rows and read back, the same for both stores
+//!   (no I/O); `series_cache`: the series-id cache in front of the `series` table.
 //! - `error`: the one place where `sqlx` errors become [`StoreError`] variants.
 //!
 //! The schemas live in `migrations/sqlite/` and `migrations/mysql/` at the workspace root and
@@ -21,9 +20,7 @@
 //! [`StoreError`]: microdash_usecases::ports::StoreError
 
 mod error;
-mod history;
 pub mod mariadb;
-mod rows;
 mod series_cache;
 pub mod sqlite;
 mod stored;

@@ -13,8 +13,8 @@ use sqlx::AssertSqlSafe;
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::rows::{AgentRow, agent_columns};
 use crate::stored::repeated_sql;
+use crate::stored::rows::{AgentRow, agent_columns};
 
 /// Sightings per statement: 7,000 placeholders, well below the protocol's 65,535.
 const CHUNK_ROWS: usize = 1_000;

@@ -14,7 +14,9 @@ use sqlx::{AssertSqlSafe, MySqlConnection};
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{BucketRow, bucket_columns, dirty_from_rows, late_marks, merged_bucket, next_version};
+use crate::stored::buckets::{
+    BucketRow, bucket_columns, dirty_from_rows, late_marks, merged_bucket, next_version,
+};
 use crate::stored::repeated_sql;
 
 /// Marks per multi-row upsert.

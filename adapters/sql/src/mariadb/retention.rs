@@ -13,7 +13,7 @@ use sqlx::AssertSqlSafe;
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::bucket_table;
+use crate::stored::buckets::bucket_table;
 use crate::stored::repeated_sql;
 
 /// Series per delete statement.

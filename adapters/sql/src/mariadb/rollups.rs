@@ -10,7 +10,8 @@ use sqlx::AssertSqlSafe;
 use super::series_reader::owned_ids;
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{BucketRow, SERIES_PER_STATEMENT, bucket_columns, bucket_table, group_buckets};
+use crate::stored::SERIES_PER_STATEMENT;
+use crate::stored::buckets::{BucketRow, bucket_columns, bucket_table, group_buckets};
 use crate::stored::repeated_sql;
 
 /// Buckets per multi-row upsert: 8,000 placeholders, well below the protocol's 65,535.

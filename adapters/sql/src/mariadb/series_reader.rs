@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, MySqlConnection};
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{SERIES_PER_STATEMENT, agent_metric_pairs, group_by_series, selected};
+use crate::stored::{SERIES_PER_STATEMENT, agent_metric_pairs, group_by_series, selected};
 use crate::stored::{encode_agent, repeated_sql};
 
 #[async_trait]

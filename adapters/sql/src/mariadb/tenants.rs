@@ -8,7 +8,7 @@ use microdash_usecases::ports::{StoreError, TenantRepo};
 
 use super::{MariaDbStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::rows::{TenantRow, tenant_columns};
+use crate::stored::rows::{TenantRow, tenant_columns};
 
 #[async_trait]
 impl TenantRepo for MariaDbStore {

@@ -7,7 +7,7 @@ use microdash_usecases::ports::{NewToken, StoreError, TokenRepo};
 
 use super::MariaDbStore;
 use crate::error::SqlxResultExt;
-use crate::rows::{TokenRow, TokenWithTenantRow, token_columns};
+use crate::stored::rows::{TokenRow, TokenWithTenantRow, token_columns};
 
 #[async_trait]
 impl TokenRepo for MariaDbStore {

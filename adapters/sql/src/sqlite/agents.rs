@@ -8,7 +8,7 @@ use microdash_usecases::ports::{AgentInfo, AgentRegistry, AgentSeen, StoreError}
 
 use super::{SqliteStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::rows::{AgentRow, agent_columns};
+use crate::stored::rows::{AgentRow, agent_columns};
 
 #[async_trait]
 impl AgentRegistry for SqliteStore {

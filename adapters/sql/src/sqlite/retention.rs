@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 
 use super::{SqliteStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::bucket_table;
+use crate::stored::buckets::bucket_table;
 use crate::stored::repeated_sql;
 
 /// Series per delete statement.

@@ -9,10 +9,8 @@ use sqlx::AssertSqlSafe;
 use super::series_reader::owned_ids;
 use super::{SqliteStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{
-    BucketRow, SERIES_PER_STATEMENT, bucket_columns, bucket_columns_of, bucket_table, group_buckets,
-};
-use crate::stored::repeated_sql;
+use crate::stored::buckets::{BucketRow, bucket_columns, bucket_columns_of, bucket_table, group_buckets};
+use crate::stored::{SERIES_PER_STATEMENT, repeated_sql};
 
 /// Buckets per multi-row upsert: 4,000 parameters, well below SQLite's 32,766.
 const CHUNK_ROWS: usize = 500;

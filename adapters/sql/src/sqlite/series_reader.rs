@@ -10,7 +10,7 @@ use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use super::{SqliteStore, to_i64};
 use crate::error::SqlxResultExt;
-use crate::history::{SERIES_PER_STATEMENT, agent_metric_pairs, group_by_series, selected};
+use crate::stored::{SERIES_PER_STATEMENT, agent_metric_pairs, group_by_series, selected};
 use crate::stored::{encode_agent, repeated_sql};
 
 /// Points of a group of series: binds the tenant, then the series ids, then the range.
