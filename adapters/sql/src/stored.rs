@@ -1,7 +1,7 @@
 //! How domain values are stored in rows and read back, the same on SQLite and MariaDB: the
 //! stored forms of a series' agent and tags, grouping rows into the series the ports return,
-//! the placeholder lists of multi-row statements, and (in the submodules) the rows of the
-//! other tables with their conversions. No I/O here.
+//! and (in the submodules) the rows of the other tables with their conversions. No I/O and no
+//! SQL here: statements live in `ports/`, what differs between the dialects in `dialect`.
 //!
 //! # Layout
 //! - `rows`: tenant, token and agent rows.
@@ -68,23 +68,6 @@ pub(crate) fn dedupe_candidates(batch: &[Sample]) -> (Vec<(usize, &str, i64)>, V
     (candidates, repeats)
 }
 
-/// Series per statement where a statement lists series ids.
-pub(crate) const SERIES_PER_STATEMENT: usize = 500;
-
-/// `head`, then `item` `n` times separated by commas, then `tail`.
-pub(crate) fn repeated_sql(head: &str, item: &str, n: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + n * (item.len() + 1) + tail.len());
-    sql.push_str(head);
-    for i in 0..n {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(item);
-    }
-    sql.push_str(tail);
-    sql
-}
-
 /// Groups a page of points by series: only series with points, ordered by agent (none first)
 /// then tags, each series' points in time order (the page is sorted by time).
 pub(crate) fn group_points(
@@ -115,6 +98,24 @@ pub(crate) fn group_points(
         .collect();
     series.sort_by(|a, b| (&a.agent, &a.tags).cmp(&(&b.agent, &b.tags)));
     Ok(series)
+}
+
+/// The series rows (id, agent, tags) carrying every one of `tags`.
+pub(crate) fn with_tags(
+    rows: Vec<(i64, String, String)>,
+    tags: &Tags,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    if tags.is_empty() {
+        return Ok(rows);
+    }
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stored = decode_tags(&row.2)?;
+        if tags.iter().all(|(k, v)| stored.as_map().get(k).is_some_and(|x| x == v)) {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
 }
 
 /// Groups `(series, item)` rows by series, in the order of `ids` (series without rows left
@@ -211,12 +212,13 @@ mod tests {
     }
 
     #[test]
-    fn repeated_sql_separates_the_items_with_commas() {
-        assert_eq!(
-            repeated_sql("INSERT INTO t VALUES ", "(?,?)", 2, ";"),
-            "INSERT INTO t VALUES (?,?),(?,?);"
-        );
-        assert_eq!(repeated_sql("x IN (", "?", 1, ")"), "x IN (?)");
+    fn series_rows_are_kept_when_they_carry_every_tag_asked_for() {
+        let row = |id: i64, tags: &str| (id, String::new(), tags.to_owned());
+        let rows = vec![row(1, "{}"), row(2, r#"{"core":"0"}"#), row(3, r#"{"core":"0","mount":"/"}"#)];
+        let core = Tags::new(BTreeMap::from([("core".to_owned(), "0".to_owned())])).unwrap();
+        let kept: Vec<i64> = with_tags(rows.clone(), &core).unwrap().into_iter().map(|r| r.0).collect();
+        assert_eq!(kept, vec![2, 3]);
+        assert_eq!(with_tags(rows, &Tags::empty()).unwrap().len(), 3);
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! [`TokenRepo`] on MariaDB. Only the hash of a secret is ever stored or searched for.
+//! [`TokenRepo`]. Only the hash of a secret is ever stored or searched for.
 
 use async_trait::async_trait;
 use microdash_domain::token::TokenHash;
 use microdash_domain::{ApiToken, Tenant, TenantId, Timestamp, TokenId};
 use microdash_usecases::ports::{NewToken, StoreError, TokenRepo};
+use sqlx::AssertSqlSafe;
 
-use super::MariaDbStore;
+use super::{DIALECT, Store};
 use crate::error::SqlxResultExt;
 use crate::stored::rows::{TokenRow, TokenWithTenantRow, token_columns};
 
 #[async_trait]
-impl TokenRepo for MariaDbStore {
+impl TokenRepo for Store {
     async fn create(&self, new: NewToken, now: Timestamp) -> Result<ApiToken, StoreError> {
         // INSERT ... SELECT FROM tenants: a missing tenant inserts (and returns) nothing, which
         // tells NotFound apart from a failure without a second query or a race.
@@ -24,7 +25,7 @@ impl TokenRepo for MariaDbStore {
         .bind(&new.hash.0)
         .bind(now.as_millis())
         .bind(new.tenant_id.get())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.write)
         .await
         .or_store("creating a token")?;
         row.map(ApiToken::from).ok_or_else(|| StoreError::NotFound(format!("tenant {}", new.tenant_id)))
@@ -40,7 +41,7 @@ impl TokenRepo for MariaDbStore {
              WHERE k.hash = ? AND k.revoked_at IS NULL",
         )
         .bind(&hash.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await
         .or_store("finding a token")?;
         row.map(TokenWithTenantRow::into_parts).transpose()
@@ -53,7 +54,7 @@ impl TokenRepo for MariaDbStore {
             " FROM tokens WHERE tenant_id = ? ORDER BY created_at, id"
         ))
         .bind(tenant.get())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await
         .or_store("listing tokens")?;
         Ok(rows.into_iter().map(ApiToken::from).collect())
@@ -65,13 +66,13 @@ impl TokenRepo for MariaDbStore {
         sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
             .bind(now.as_millis())
             .bind(id.get())
-            .execute(&self.pool)
+            .execute(&self.write)
             .await
             .or_store("revoking a token")?;
         let row: Option<TokenRow> =
             sqlx::query_as(concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = ?"))
                 .bind(id.get())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read)
                 .await
                 .or_store("reading a revoked token")?;
         row.map(ApiToken::from).ok_or_else(|| StoreError::NotFound(format!("token {id}")))
@@ -80,11 +81,15 @@ impl TokenRepo for MariaDbStore {
     async fn touch(&self, id: TokenId, at: Timestamp) -> Result<(), StoreError> {
         // Concurrent requests may touch out of order; the newest time wins. An unknown id is
         // not an error: the port promises nothing for it.
-        sqlx::query("UPDATE tokens SET last_used_at = GREATEST(COALESCE(last_used_at, ?), ?) WHERE id = ?")
+        let sql = format!(
+            "UPDATE tokens SET last_used_at = {}(COALESCE(last_used_at, ?), ?) WHERE id = ?",
+            DIALECT.greatest()
+        );
+        sqlx::query(AssertSqlSafe(sql))
             .bind(at.as_millis())
             .bind(at.as_millis())
             .bind(id.get())
-            .execute(&self.pool)
+            .execute(&self.write)
             .await
             .or_store("recording token use")?;
         Ok(())

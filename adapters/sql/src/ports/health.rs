@@ -1,14 +1,14 @@
-//! [`HealthCheck`] for the SQLite store: can a query connection answer?
+//! [`HealthCheck`]: can a query connection answer?
 
 use async_trait::async_trait;
 use microdash_usecases::ports::HealthCheck;
 
-use super::SqliteStore;
+use super::{DIALECT, Store};
 
 #[async_trait]
-impl HealthCheck for SqliteStore {
+impl HealthCheck for Store {
     fn component(&self) -> &'static str {
-        "sqlite"
+        DIALECT.component()
     }
 
     async fn check(&self) -> Result<(), String> {
@@ -16,6 +16,6 @@ impl HealthCheck for SqliteStore {
             .execute(&self.read)
             .await
             .map(drop)
-            .map_err(|e| format!("SQLite does not answer: {e}"))
+            .map_err(|e| format!("{} does not answer: {e}", DIALECT.name()))
     }
 }
