@@ -133,7 +133,8 @@ impl Dialect {
     }
 
     /// The start of an `INSERT` that skips rows whose key is taken, and what follows its
-    /// rows. MariaDB's `IGNORE` is the only form that works with `RETURNING`.
+    /// rows. MariaDB has no `ON CONFLICT DO NOTHING`; `IGNORE` is its only way to skip such a
+    /// row (an `ON DUPLICATE KEY UPDATE` would touch it, and `RETURNING` would return it).
     pub(crate) const fn insert_skipping_taken(self) -> (&'static str, &'static str) {
         match self {
             Dialect::Sqlite => ("INSERT INTO", " ON CONFLICT DO NOTHING"),

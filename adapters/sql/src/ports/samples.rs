@@ -4,8 +4,8 @@
 //! (`series_ids`), then upsert the rows in multi-row statements of
 //! [`rows_per_statement`](crate::dialect::Dialect::rows_per_statement), in key order so that
 //! concurrent writers lock in one order, and mark samples of closed minutes (`progress`).
-//! Values are always bound, never formatted into SQL; the only SQL built at run time is lists
-//! of `?` and of series ids read from the database.
+//! Values are always bound, never formatted into SQL; the only SQL built at run time is the
+//! dialect's fixed fragments, lists of `?` and lists of series ids read from the database.
 
 use async_trait::async_trait;
 use microdash_domain::{AgentId, MetricName, Sample, TenantId};
