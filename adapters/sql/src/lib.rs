@@ -4,14 +4,14 @@
 //! limits): the use cases do, and pass the values in.
 //!
 //! # Layout
-//! - [`sqlite`]: [`SqliteStore`] and its [`SqliteOptions`]; one file per port under
-//!   `sqlite/` (`tenants`, `tokens`, `samples` with the `series` id cache, `agents`,
-//!   `health`, `series_reader`, `rollups`, `progress`, `retention`).
-//! - [`mariadb`]: [`MariaDbStore`] and its [`MariaDbOptions`], with the same files under
-//!   `mariadb/`.
-//! - `history`: bucket rows, late-sample marks and series selection, shared by both stores.
-//! - `series_cache`, `stored` and `rows`: what both stores share (the series-id cache, the stored
-//!   forms of agents and tags, grouping points into series, rows and their domain conversions).
+//! - [`sqlite`]: [`SqliteStore`] and its [`SqliteOptions`]: opening the file, its pragmas,
+//!   and the tests of SQLite's query plans.
+//! - [`mariadb`]: [`MariaDbStore`] and its [`MariaDbOptions`]: connecting, the isolation level.
+//! - `ports` (the file `ports.rs` and the folder `ports/`): the port implementations, one file
+//!   per port, written once and compiled into each backend module for its database.
+//! - `dialect`: every SQL difference between SQLite and MariaDB, side by side.
+//! - `stored`: how domain values are stored in rows and read back (no I/O); `series_cache`:
+//!   the series-id cache in front of the `series` table.
 //! - `error`: the one place where `sqlx` errors become [`StoreError`] variants.
 //!
 //! The schemas live in `migrations/sqlite/` and `migrations/mysql/` at the workspace root and
@@ -20,10 +20,9 @@
 //!
 //! [`StoreError`]: microdash_usecases::ports::StoreError
 
+mod dialect;
 mod error;
-mod history;
 pub mod mariadb;
-mod rows;
 mod series_cache;
 pub mod sqlite;
 mod stored;

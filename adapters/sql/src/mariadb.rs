@@ -1,22 +1,15 @@
 //! The MariaDB store: every storage port on one MariaDB (10.11+) database, for deployments with
-//! several API and worker processes. The port implementations live in `mariadb/*.rs`, one file
-//! per port; this module opens the pool and applies the migrations.
+//! several API and worker processes. This module opens the pool and applies the migrations;
+//! the port implementations are the shared `ports` (see `ports.rs`), compiled here for MariaDB.
 //!
 //! Every connection runs at READ COMMITTED: an ingest transaction must see series and dedupe
 //! ids another writer committed after it started, and gap locks (REPEATABLE READ) would only
 //! add deadlocks between concurrent batches. Not for creating the database itself: the URL must
 //! name an existing database the user may create tables in.
 
-mod agents;
-mod health;
-mod progress;
-mod retention;
-mod rollups;
-mod samples;
-mod series;
-mod series_reader;
-mod tenants;
-mod tokens;
+#[expect(clippy::duplicate_mod, reason = "compiled once per backend on purpose, see ports.rs")]
+#[path = "ports.rs"]
+mod ports;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,8 +20,17 @@ use sqlx::Executor;
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 
+use crate::dialect::Dialect;
 use crate::series_cache::SeriesCache;
-use crate::stored::to_i64;
+
+/// The store `ports` implements the storage ports for.
+type Store = MariaDbStore;
+
+/// The connection `ports` runs its transactions and reads on.
+type Connection = sqlx::MySqlConnection;
+
+/// The SQL `ports` writes where the dialects differ.
+const DIALECT: Dialect = Dialect::MariaDb;
 
 /// The schema, embedded at compile time from `migrations/mysql/`.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/mysql");
@@ -68,8 +70,11 @@ impl MariaDbOptions {
 /// pool and the series-id cache.
 #[derive(Debug, Clone)]
 pub struct MariaDbStore {
-    /// Connections at READ COMMITTED, shared by writes and reads.
-    pool: MySqlPool,
+    /// Connections at READ COMMITTED, shared by reads and writes: the same pool as `write`.
+    /// MariaDB has no single writer to queue for, so `ports` may use either.
+    read: MySqlPool,
+    /// The same pool as `read`.
+    write: MySqlPool,
     /// Series ids already committed, so ingest rarely touches the `series` table.
     series: Arc<SeriesCache>,
 }
@@ -100,13 +105,14 @@ impl MariaDbStore {
             })?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::unavailable("applying MariaDB migrations", e))?;
         tracing::debug!(url = %redacted(&opts.url), max_connections = opts.max_connections.max(1), "MariaDB store opened.");
-        Ok(MariaDbStore { pool, series: Arc::new(SeriesCache::default()) })
+        Ok(MariaDbStore { read: pool.clone(), write: pool, series: Arc::new(SeriesCache::default()) })
     }
 
     /// Closes every connection, waiting for calls in flight. Calls after this fail with
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        self.pool.close().await;
+        // `read` is the same pool.
+        self.write.close().await;
     }
 }
 

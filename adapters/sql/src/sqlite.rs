@@ -3,20 +3,16 @@
 //! SQLite allows one writer at a time, so all writes go through a pool of exactly one
 //! connection and queue in the pool instead of failing with `SQLITE_BUSY`. In WAL mode readers
 //! do not block that writer (nor it them), so reads use a separate pool. This module opens the
-//! file and applies the migrations; the port implementations live in `sqlite/*.rs`, one file
-//! per port. Not for multi-process deployments: a second process writing the same file works
-//! (busy timeout) but defeats the single-writer queue and the series-id cache.
+//! file, tunes it and applies the migrations; the port implementations are the shared
+//! `ports` (see `ports.rs`), compiled here for SQLite. Not for multi-process deployments: a
+//! second process writing the same file works (busy timeout) but defeats the single-writer
+//! queue and the series-id cache.
 
-mod agents;
-mod health;
-mod progress;
-mod retention;
-mod rollups;
-mod samples;
-mod series;
-mod series_reader;
-mod tenants;
-mod tokens;
+#[expect(clippy::duplicate_mod, reason = "compiled once per backend on purpose, see ports.rs")]
+#[path = "ports.rs"]
+mod ports;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -29,8 +25,17 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::dialect::Dialect;
 use crate::series_cache::SeriesCache;
-use crate::stored::to_i64;
+
+/// The store `ports` implements the storage ports for.
+type Store = SqliteStore;
+
+/// The connection `ports` runs its transactions and reads on.
+type Connection = sqlx::SqliteConnection;
+
+/// The SQL `ports` writes where the dialects differ.
+const DIALECT: Dialect = Dialect::Sqlite;
 
 /// The schema, embedded at compile time from `migrations/sqlite/`.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -177,43 +182,5 @@ async fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
             .await
             .map_err(|e| StoreError::unavailable(format!("creating directory '{}'", dir.display()), e)),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use sqlx::Row;
-
-    use super::*;
-
-    /// The value of a pragma on one connection of `pool`, as text.
-    async fn pragma(pool: &SqlitePool, name: &str) -> String {
-        let sql = sqlx::AssertSqlSafe(format!("PRAGMA {name}"));
-        let row = sqlx::query(sql).fetch_one(pool).await.unwrap();
-        row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).unwrap()
-    }
-
-    /// Settings are easy to lose silently (a pragma that was never applied reads back as its
-    /// default), and each of these was measured or is relied on.
-    #[tokio::test]
-    async fn connections_run_in_wal_mode_with_the_tuned_settings() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("p.db").display());
-        let store = SqliteStore::connect(&SqliteOptions { url, read_connections: 1 }).await.unwrap();
-        for (name, expected) in [
-            ("journal_mode", "wal"),
-            ("synchronous", "1"),
-            ("temp_store", "2"),
-            ("foreign_keys", "1"),
-            ("busy_timeout", "5000"),
-            ("wal_autocheckpoint", "10000"),
-            ("cache_size", "-32768"),
-        ] {
-            assert_eq!(pragma(&store.write, name).await, expected, "writer: {name}");
-        }
-        for (name, expected) in [("query_only", "1"), ("temp_store", "2"), ("busy_timeout", "5000")] {
-            assert_eq!(pragma(&store.read, name).await, expected, "reader: {name}");
-        }
-        store.close().await;
     }
 }

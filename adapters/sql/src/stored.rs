@@ -1,11 +1,20 @@
-//! Stored forms both SQL stores share, and the pure code around them: how an agent and a tag
-//! set are written into a `series` row and read back, how a page of points is grouped into
-//! series, and the placeholder lists of multi-row statements. No I/O here.
+//! How domain values are stored in rows and read back, the same on SQLite and MariaDB: the
+//! stored forms of a series' agent and tags, grouping rows into the series the ports return,
+//! and (in the submodules) the rows of the other tables with their conversions. No I/O and no
+//! SQL here: statements live in `ports/`, what differs between the dialects in `dialect`.
+//!
+//! # Layout
+//! - `rows`: tenant, token and agent rows.
+//! - `buckets`: rollup bucket rows and the late-sample marks a batch makes.
+
+pub(crate) mod buckets;
+pub(crate) mod rows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use microdash_domain::{AgentId, Sample, Tags, Timestamp};
-use microdash_usecases::ports::{RawSeries, StoreError};
+use microdash_domain::sample::SeriesKey;
+use microdash_domain::{AgentId, MetricName, Sample, Tags, Timestamp};
+use microdash_usecases::ports::{RawSeries, SeriesFilter, SeriesId, StoreError, StoredSeries};
 
 use crate::error::corrupt;
 
@@ -59,20 +68,6 @@ pub(crate) fn dedupe_candidates(batch: &[Sample]) -> (Vec<(usize, &str, i64)>, V
     (candidates, repeats)
 }
 
-/// `head`, then `item` `n` times separated by commas, then `tail`.
-pub(crate) fn repeated_sql(head: &str, item: &str, n: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + n * (item.len() + 1) + tail.len());
-    sql.push_str(head);
-    for i in 0..n {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(item);
-    }
-    sql.push_str(tail);
-    sql
-}
-
 /// Groups a page of points by series: only series with points, ordered by agent (none first)
 /// then tags, each series' points in time order (the page is sorted by time).
 pub(crate) fn group_points(
@@ -103,6 +98,72 @@ pub(crate) fn group_points(
         .collect();
     series.sort_by(|a, b| (&a.agent, &a.tags).cmp(&(&b.agent, &b.tags)));
     Ok(series)
+}
+
+/// The series rows (id, agent, tags) carrying every one of `tags`.
+pub(crate) fn with_tags(
+    rows: Vec<(i64, String, String)>,
+    tags: &Tags,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    if tags.is_empty() {
+        return Ok(rows);
+    }
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stored = decode_tags(&row.2)?;
+        if tags.iter().all(|(k, v)| stored.as_map().get(k).is_some_and(|x| x == v)) {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
+}
+
+/// Groups `(series, item)` rows by series, in the order of `ids` (series without rows left
+/// out); within a series, rows keep their order.
+pub(crate) fn group_by_series<T>(
+    ids: &[SeriesId],
+    rows: impl IntoIterator<Item = (SeriesId, T)>,
+) -> Vec<(SeriesId, Vec<T>)> {
+    let mut by_id: HashMap<SeriesId, Vec<T>> = HashMap::new();
+    for (id, item) in rows {
+        by_id.entry(id).or_default().push(item);
+    }
+    ids.iter().filter_map(|id| by_id.remove(id).map(|items| (*id, items))).collect()
+}
+
+/// Decodes series rows of `filter`'s metric, keeps those with its tags, and orders them by
+/// agent (none first) then tags.
+pub(crate) fn selected(
+    filter: &SeriesFilter,
+    rows: Vec<(i64, String, String)>,
+) -> Result<Vec<StoredSeries>, StoreError> {
+    let mut found = Vec::with_capacity(rows.len());
+    for (id, agent, tags) in rows {
+        let key = SeriesKey {
+            metric: filter.metric.clone(),
+            agent: decode_agent(agent)?,
+            tags: decode_tags(&tags)?,
+        };
+        if filter.matches(&key) {
+            found.push(StoredSeries { id: SeriesId(id), key });
+        }
+    }
+    found.sort_by(|a, b| (&a.key.agent, &a.key.tags).cmp(&(&b.key.agent, &b.key.tags)));
+    Ok(found)
+}
+
+/// Decodes `(agent, metric)` rows.
+pub(crate) fn agent_metric_pairs(
+    rows: Vec<(String, String)>,
+) -> Result<Vec<(AgentId, MetricName)>, StoreError> {
+    rows.into_iter()
+        .map(|(a, m)| {
+            Ok((
+                AgentId::new(a).map_err(|e| corrupt("agent id", e))?,
+                MetricName::new(m).map_err(|e| corrupt("metric name", e))?,
+            ))
+        })
+        .collect()
 }
 
 /// Converts a count or quota to a signed 64-bit column value, saturating: 2^63 is "unlimited".
@@ -151,11 +212,19 @@ mod tests {
     }
 
     #[test]
-    fn repeated_sql_separates_the_items_with_commas() {
-        assert_eq!(
-            repeated_sql("INSERT INTO t VALUES ", "(?,?)", 2, ";"),
-            "INSERT INTO t VALUES (?,?),(?,?);"
-        );
-        assert_eq!(repeated_sql("x IN (", "?", 1, ")"), "x IN (?)");
+    fn series_rows_are_kept_when_they_carry_every_tag_asked_for() {
+        let row = |id: i64, tags: &str| (id, String::new(), tags.to_owned());
+        let rows = vec![row(1, "{}"), row(2, r#"{"core":"0"}"#), row(3, r#"{"core":"0","mount":"/"}"#)];
+        let core = Tags::new(BTreeMap::from([("core".to_owned(), "0".to_owned())])).unwrap();
+        let kept: Vec<i64> = with_tags(rows.clone(), &core).unwrap().into_iter().map(|r| r.0).collect();
+        assert_eq!(kept, vec![2, 3]);
+        assert_eq!(with_tags(rows, &Tags::empty()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn rows_are_grouped_in_the_order_asked_for() {
+        let rows = vec![(SeriesId(2), 'a'), (SeriesId(1), 'b'), (SeriesId(2), 'c')];
+        let grouped = group_by_series(&[SeriesId(1), SeriesId(3), SeriesId(2)], rows);
+        assert_eq!(grouped, vec![(SeriesId(1), vec!['b']), (SeriesId(2), vec!['a', 'c'])]);
     }
 }

@@ -1,6 +1,6 @@
-//! Rows as both SQL stores read them, and their conversion into domain types. The schemas
-//! keep the same column names and types on SQLite and MariaDB, and `sqlx::FromRow` is generic
-//! over the database, so only the SQL that writes and selects differs between the stores.
+//! Rows of `tenants`, `tokens` and `agents` as read, and their conversion into domain types.
+//! The schemas keep the same column names and types on SQLite and MariaDB, and
+//! `sqlx::FromRow` is generic over the database, so one definition serves both.
 
 use std::time::Duration;
 

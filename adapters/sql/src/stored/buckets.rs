@@ -1,21 +1,16 @@
-//! What both SQL stores share for history: the bucket tables and rows, grouping rows by series
-//! in the order asked for, the late-sample marks a batch makes, and the versions of those
-//! marks. No I/O here.
+//! Rollup buckets and late-sample marks as stored: the bucket tables and rows, merging a
+//! late delta into a stored bucket, the marks a batch makes for samples of closed minutes, and
+//! the versions of those marks.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use microdash_domain::rollup::{MINUTE_MS, bucket_start};
-use microdash_domain::sample::SeriesKey;
-use microdash_domain::{AgentId, Bucket, MetricName, Resolution, Sample, Timestamp};
-use microdash_usecases::ports::{DirtyBucket, SeriesFilter, SeriesId, StoreError, StoredSeries};
+use microdash_domain::{Bucket, Resolution, Sample, Timestamp};
+use microdash_usecases::ports::{DirtyBucket, SeriesId, StoreError};
 
-use crate::error::corrupt;
-use crate::stored::{decode_agent, decode_tags};
-
-/// Series per statement where a statement lists series ids.
-pub(crate) const SERIES_PER_STATEMENT: usize = 500;
+use super::group_by_series;
 
 /// The table holding buckets of `resolution`.
 pub(crate) fn bucket_table(resolution: Resolution) -> Result<&'static str, StoreError> {
@@ -123,19 +118,6 @@ pub(crate) fn dirty_from_rows(rows: Vec<(i64, i64, i64)>) -> Vec<DirtyBucket> {
         .collect()
 }
 
-/// Groups `(series, item)` rows by series, in the order of `ids` (series without rows left
-/// out); within a series, rows keep their order.
-pub(crate) fn group_by_series<T>(
-    ids: &[SeriesId],
-    rows: impl IntoIterator<Item = (SeriesId, T)>,
-) -> Vec<(SeriesId, Vec<T>)> {
-    let mut by_id: HashMap<SeriesId, Vec<T>> = HashMap::new();
-    for (id, item) in rows {
-        by_id.entry(id).or_default().push(item);
-    }
-    ids.iter().filter_map(|id| by_id.remove(id).map(|items| (*id, items))).collect()
-}
-
 /// The distinct (series id, minute) of the samples at `kept` whose minute is before `closed`:
 /// late samples, whose bucket must be folded again. Sorted, so writers lock marks in one order.
 pub(crate) fn late_marks(
@@ -164,41 +146,6 @@ pub(crate) fn next_version() -> i64 {
         AtomicI64::new(i64::try_from(nanos).unwrap_or(1))
     });
     counter.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Decodes series rows of `filter`'s metric, keeps those with its tags, and orders them by
-/// agent (none first) then tags.
-pub(crate) fn selected(
-    filter: &SeriesFilter,
-    rows: Vec<(i64, String, String)>,
-) -> Result<Vec<StoredSeries>, StoreError> {
-    let mut found = Vec::with_capacity(rows.len());
-    for (id, agent, tags) in rows {
-        let key = SeriesKey {
-            metric: filter.metric.clone(),
-            agent: decode_agent(agent)?,
-            tags: decode_tags(&tags)?,
-        };
-        if filter.matches(&key) {
-            found.push(StoredSeries { id: SeriesId(id), key });
-        }
-    }
-    found.sort_by(|a, b| (&a.key.agent, &a.key.tags).cmp(&(&b.key.agent, &b.key.tags)));
-    Ok(found)
-}
-
-/// Decodes `(agent, metric)` rows.
-pub(crate) fn agent_metric_pairs(
-    rows: Vec<(String, String)>,
-) -> Result<Vec<(AgentId, MetricName)>, StoreError> {
-    rows.into_iter()
-        .map(|(a, m)| {
-            Ok((
-                AgentId::new(a).map_err(|e| corrupt("agent id", e))?,
-                MetricName::new(m).map_err(|e| corrupt("metric name", e))?,
-            ))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -233,10 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_grouped_in_the_order_asked_for() {
-        let rows = vec![(SeriesId(2), 'a'), (SeriesId(1), 'b'), (SeriesId(2), 'c')];
-        let grouped = group_by_series(&[SeriesId(1), SeriesId(3), SeriesId(2)], rows);
-        assert_eq!(grouped, vec![(SeriesId(1), vec!['b']), (SeriesId(2), vec!['a', 'c'])]);
+    fn raw_data_has_no_bucket_table() {
         assert!(bucket_table(Resolution::Raw).is_err());
     }
 }

@@ -1,29 +1,30 @@
-//! [`TokenRepo`] on SQLite. Only the hash of a secret is ever stored or searched for.
+//! [`TokenRepo`]. Only the hash of a secret is ever stored or searched for.
 
 use async_trait::async_trait;
 use microdash_domain::token::TokenHash;
 use microdash_domain::{ApiToken, Tenant, TenantId, Timestamp, TokenId};
 use microdash_usecases::ports::{NewToken, StoreError, TokenRepo};
+use sqlx::AssertSqlSafe;
 
-use super::SqliteStore;
+use super::{DIALECT, Store};
 use crate::error::SqlxResultExt;
-use crate::rows::{TokenRow, TokenWithTenantRow, token_columns};
+use crate::stored::rows::{TokenRow, TokenWithTenantRow, token_columns};
 
 #[async_trait]
-impl TokenRepo for SqliteStore {
+impl TokenRepo for Store {
     async fn create(&self, new: NewToken, now: Timestamp) -> Result<ApiToken, StoreError> {
-        // INSERT ... SELECT ... WHERE EXISTS: a missing tenant inserts nothing, which tells
-        // NotFound apart from a failure without a second query or a race.
+        // INSERT ... SELECT FROM tenants: a missing tenant inserts (and returns) nothing, which
+        // tells NotFound apart from a failure without a second query or a race.
         let row: Option<TokenRow> = sqlx::query_as(concat!(
             "INSERT INTO tokens (tenant_id, name, display_prefix, hash, created_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?1) RETURNING ",
+             SELECT id, ?, ?, ?, ? FROM tenants WHERE id = ? RETURNING ",
             token_columns!()
         ))
-        .bind(new.tenant_id.get())
         .bind(&new.name)
         .bind(&new.display_prefix)
         .bind(&new.hash.0)
         .bind(now.as_millis())
+        .bind(new.tenant_id.get())
         .fetch_optional(&self.write)
         .await
         .or_store("creating a token")?;
@@ -37,7 +38,7 @@ impl TokenRepo for SqliteStore {
              t.retention_raw_s AS tenant_retention_raw_s, t.retention_1m_s AS tenant_retention_1m_s, \
              t.retention_5m_s AS tenant_retention_5m_s, t.created_at AS tenant_created_at \
              FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.hash = ?1 AND k.revoked_at IS NULL",
+             WHERE k.hash = ? AND k.revoked_at IS NULL",
         )
         .bind(&hash.0)
         .fetch_optional(&self.read)
@@ -50,7 +51,7 @@ impl TokenRepo for SqliteStore {
         let rows: Vec<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM tokens WHERE tenant_id = ?1 ORDER BY created_at, id"
+            " FROM tokens WHERE tenant_id = ? ORDER BY created_at, id"
         ))
         .bind(tenant.get())
         .fetch_all(&self.read)
@@ -60,25 +61,34 @@ impl TokenRepo for SqliteStore {
     }
 
     async fn revoke(&self, id: TokenId, now: Timestamp) -> Result<ApiToken, StoreError> {
-        // Revoking twice keeps the first revocation time.
-        let row: Option<TokenRow> = sqlx::query_as(concat!(
-            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1 RETURNING ",
-            token_columns!()
-        ))
-        .bind(id.get())
-        .bind(now.as_millis())
-        .fetch_optional(&self.write)
-        .await
-        .or_store("revoking a token")?;
+        // Revoking twice keeps the first revocation time. MariaDB has no UPDATE ... RETURNING,
+        // so the row is read back; tokens are never deleted, so it cannot vanish in between.
+        sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+            .bind(now.as_millis())
+            .bind(id.get())
+            .execute(&self.write)
+            .await
+            .or_store("revoking a token")?;
+        let row: Option<TokenRow> =
+            sqlx::query_as(concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = ?"))
+                .bind(id.get())
+                .fetch_optional(&self.read)
+                .await
+                .or_store("reading a revoked token")?;
         row.map(ApiToken::from).ok_or_else(|| StoreError::NotFound(format!("token {id}")))
     }
 
     async fn touch(&self, id: TokenId, at: Timestamp) -> Result<(), StoreError> {
         // Concurrent requests may touch out of order; the newest time wins. An unknown id is
         // not an error: the port promises nothing for it.
-        sqlx::query("UPDATE tokens SET last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id = ?1")
-            .bind(id.get())
+        let sql = format!(
+            "UPDATE tokens SET last_used_at = {}(COALESCE(last_used_at, ?), ?) WHERE id = ?",
+            DIALECT.greatest()
+        );
+        sqlx::query(AssertSqlSafe(sql))
             .bind(at.as_millis())
+            .bind(at.as_millis())
+            .bind(id.get())
             .execute(&self.write)
             .await
             .or_store("recording token use")?;

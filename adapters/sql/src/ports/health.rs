@@ -1,21 +1,21 @@
-//! [`HealthCheck`] for the MariaDB store: can a pooled connection answer?
+//! [`HealthCheck`]: can a query connection answer?
 
 use async_trait::async_trait;
 use microdash_usecases::ports::{HealthCheck, HealthError};
 
-use super::MariaDbStore;
+use super::{DIALECT, Store};
 
 #[async_trait]
-impl HealthCheck for MariaDbStore {
+impl HealthCheck for Store {
     fn component(&self) -> &'static str {
-        "mariadb"
+        DIALECT.component()
     }
 
     async fn check(&self) -> Result<(), HealthError> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&self.read)
             .await
             .map(drop)
-            .map_err(|e| HealthError::unavailable("MariaDB does not answer", e))
+            .map_err(|e| HealthError::unavailable(format!("{} does not answer", DIALECT.name()), e))
     }
 }

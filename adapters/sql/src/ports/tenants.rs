@@ -1,4 +1,4 @@
-//! [`TenantRepo`] on MariaDB.
+//! [`TenantRepo`].
 
 use async_trait::async_trait;
 use microdash_domain::rollup::{MINUTE_MS, bucket_start};
@@ -6,16 +6,18 @@ use microdash_domain::tenant::{DEFAULT_SAMPLES_PER_MINUTE, NewTenant};
 use microdash_domain::{Retention, Tenant, TenantId, TenantSlug, Timestamp};
 use microdash_usecases::ports::{StoreError, TenantRepo};
 
-use super::{MariaDbStore, to_i64};
+use super::{DIALECT, Store};
 use crate::error::SqlxResultExt;
-use crate::rows::{TenantRow, tenant_columns};
+use crate::stored::rows::{TenantRow, tenant_columns};
+use crate::stored::to_i64;
 
 #[async_trait]
-impl TenantRepo for MariaDbStore {
+impl TenantRepo for Store {
     async fn create(&self, new: NewTenant, now: Timestamp) -> Result<Tenant, StoreError> {
         // Defaults come from the domain so that every backend agrees on them.
         let retention = Retention::default();
-        let mut tx = self.pool.begin().await.or_store("starting to create a tenant")?;
+        let mut tx =
+            self.write.begin_with(DIALECT.begin_write()).await.or_store("starting to create a tenant")?;
         let row: TenantRow = sqlx::query_as(concat!(
             "INSERT INTO tenants (slug, name, samples_per_minute, retention_raw_s, retention_1m_s, \
              retention_5m_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
@@ -48,7 +50,7 @@ impl TenantRepo for MariaDbStore {
         let row: Option<TenantRow> =
             sqlx::query_as(concat!("SELECT ", tenant_columns!(), " FROM tenants WHERE slug = ?"))
                 .bind(slug.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read)
                 .await
                 .or_store("finding a tenant")?;
         row.map(Tenant::try_from).transpose()
@@ -57,19 +59,20 @@ impl TenantRepo for MariaDbStore {
     async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
         let rows: Vec<TenantRow> =
             sqlx::query_as(concat!("SELECT ", tenant_columns!(), " FROM tenants ORDER BY slug"))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await
                 .or_store("listing tenants")?;
         rows.into_iter().map(Tenant::try_from).collect()
     }
 
     async fn set_quota(&self, id: TenantId, samples_per_minute: u64) -> Result<(), StoreError> {
-        // Quotas past i64::MAX are stored as i64::MAX: both mean "unlimited". sqlx asks for
-        // CLIENT_FOUND_ROWS, so an unchanged quota still counts its row as affected.
+        // Quotas past i64::MAX are stored as i64::MAX: both mean "unlimited". An unchanged
+        // quota still counts its row as affected: SQLite counts every row an UPDATE matched,
+        // and sqlx asks MariaDB for CLIENT_FOUND_ROWS.
         let done = sqlx::query("UPDATE tenants SET samples_per_minute = ? WHERE id = ?")
             .bind(to_i64(samples_per_minute))
             .bind(id.get())
-            .execute(&self.pool)
+            .execute(&self.write)
             .await
             .or_store("setting a tenant's quota")?;
         if done.rows_affected() == 0 {
@@ -79,7 +82,7 @@ impl TenantRepo for MariaDbStore {
     }
 
     async fn set_retention(&self, id: TenantId, retention: Retention) -> Result<(), StoreError> {
-        // CLIENT_FOUND_ROWS: an unchanged retention still counts its row.
+        // An unchanged retention still counts its row (see `set_quota`).
         let done = sqlx::query(
             "UPDATE tenants SET retention_raw_s = ?, retention_1m_s = ?, retention_5m_s = ? WHERE id = ?",
         )
@@ -87,7 +90,7 @@ impl TenantRepo for MariaDbStore {
         .bind(to_i64(retention.one_minute.as_secs()))
         .bind(to_i64(retention.five_minutes.as_secs()))
         .bind(id.get())
-        .execute(&self.pool)
+        .execute(&self.write)
         .await
         .or_store("setting a tenant's retention")?;
         if done.rows_affected() == 0 {

@@ -1,7 +1,7 @@
-//! [`AgentRegistry`] on MariaDB: one upserted row per (tenant, agent), all of a call's
-//! sightings in one multi-row statement per chunk. The stored rows are read first with a
-//! locking read, so each agent's interval is learnt in Rust (the domain's rule) from what is
-//! stored, without another worker updating it in between.
+//! [`AgentRegistry`]: one upserted row per (tenant, agent), all of a call's sightings in one
+//! multi-row statement per chunk. The stored rows are read first (with a locking read where
+//! writers are concurrent), so each agent's interval is learnt in Rust (the domain's rule)
+//! from what is stored, without another worker updating it in between.
 
 use std::collections::HashMap;
 
@@ -11,32 +11,44 @@ use microdash_domain::{AgentId, TenantId};
 use microdash_usecases::ports::{AgentInfo, AgentRegistry, AgentSeen, StoreError};
 use sqlx::AssertSqlSafe;
 
-use super::{MariaDbStore, to_i64};
+use super::{DIALECT, Store};
+use crate::dialect::repeated_sql;
 use crate::error::SqlxResultExt;
-use crate::rows::{AgentRow, agent_columns};
-use crate::stored::repeated_sql;
-
-/// Sightings per statement: 7,000 placeholders, well below the protocol's 65,535.
-const CHUNK_ROWS: usize = 1_000;
+use crate::stored::rows::{AgentRow, agent_columns};
+use crate::stored::to_i64;
 
 #[async_trait]
-impl AgentRegistry for MariaDbStore {
+impl AgentRegistry for Store {
     async fn record(&self, tenant: TenantId, seen: &[AgentSeen]) -> Result<(), StoreError> {
         if seen.is_empty() {
             return Ok(());
         }
-        // Sightings can arrive out of order (several workers, retries), hence LEAST/GREATEST
-        // rather than overwriting. Rows go in agent order so that two workers recording the
-        // same agents lock them in the same order and cannot deadlock.
+        // Sightings can arrive out of order (several workers, retries), hence the smaller and
+        // larger of stored and new rather than overwriting. Rows go in agent order so that two
+        // workers recording the same agents lock them in the same order and cannot deadlock.
         let mut sorted: Vec<&AgentSeen> = seen.iter().collect();
         sorted.sort_by(|a, b| a.agent.as_str().as_bytes().cmp(b.agent.as_str().as_bytes()));
-        let mut tx = self.pool.begin().await.or_store("starting to record agents")?;
-        for chunk in sorted.chunks(CHUNK_ROWS) {
+        let (least, greatest) = (DIALECT.least(), DIALECT.greatest());
+        let new = |column| DIALECT.inserted(column);
+        let upsert = format!(
+            "{}first_seen = {least}(first_seen, {}), last_seen = {greatest}(last_seen, {}), \
+             last_sample_at = {greatest}(last_sample_at, {}), samples = samples + {}, interval_ms = {}",
+            DIALECT.upsert("tenant_id, agent_id"),
+            new("first_seen"),
+            new("last_seen"),
+            new("last_sample_at"),
+            new("samples"),
+            new("interval_ms"),
+        );
+        let lock = DIALECT.for_update();
+        let mut tx =
+            self.write.begin_with(DIALECT.begin_write()).await.or_store("starting to record agents")?;
+        for chunk in sorted.chunks(DIALECT.rows_per_statement()) {
             let sql = repeated_sql(
                 "SELECT agent_id, last_sample_at, interval_ms FROM agents WHERE tenant_id = ? AND agent_id IN (",
                 "?",
                 chunk.len(),
-                ") FOR UPDATE",
+                &format!("){lock}"),
             );
             let mut select =
                 sqlx::query_as::<_, (String, i64, Option<i64>)>(AssertSqlSafe(sql)).bind(tenant.get());
@@ -70,12 +82,7 @@ impl AgentRegistry for MariaDbStore {
                 "INSERT INTO agents (tenant_id, agent_id, first_seen, last_seen, last_sample_at, samples, interval_ms) VALUES ",
                 "(?,?,?,?,?,?,?)",
                 chunk.len(),
-                " ON DUPLICATE KEY UPDATE \
-                 first_seen = LEAST(first_seen, VALUES(first_seen)), \
-                 last_seen = GREATEST(last_seen, VALUES(last_seen)), \
-                 last_sample_at = GREATEST(last_sample_at, VALUES(last_sample_at)), \
-                 samples = samples + VALUES(samples), \
-                 interval_ms = VALUES(interval_ms)",
+                &upsert,
             );
             let mut insert = sqlx::query(AssertSqlSafe(sql));
             for (s, interval) in chunk.iter().zip(intervals) {
@@ -100,7 +107,7 @@ impl AgentRegistry for MariaDbStore {
             " FROM agents WHERE tenant_id = ? ORDER BY agent_id"
         ))
         .bind(tenant.get())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await
         .or_store("listing agents")?;
         rows.into_iter().map(AgentInfo::try_from).collect()
@@ -114,7 +121,7 @@ impl AgentRegistry for MariaDbStore {
         ))
         .bind(tenant.get())
         .bind(agent.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await
         .or_store("finding an agent")?;
         row.map(AgentInfo::try_from).transpose()

@@ -1,26 +1,28 @@
-//! [`RetentionStore`] on MariaDB. Each call is one autocommitted `DELETE .. LIMIT` of at most
-//! `max_rows` rows, a range scan per series of the primary key, so row locks are held for one
-//! small chunk; groups of series are walked in id order and the cursor is the first id of the
-//! group to continue with.
+//! [`RetentionStore`]. Each call is one autocommitted `DELETE` of at most `max_rows` rows,
+//! found as a range of the primary key per series, so a writer waits for (and MariaDB holds
+//! row locks for) one small chunk at most; groups of series are walked in id order and the
+//! cursor is the first id of the group to continue with.
 //!
-//! Large installations would rather `PARTITION BY RANGE (ts)` and drop whole days; that needs
-//! every tenant's raw retention to be a whole number of partitions, and is not done here.
+//! Large MariaDB installations would rather `PARTITION BY RANGE (ts)` and drop whole days;
+//! that needs every tenant's raw retention to be a whole number of partitions, and is not done
+//! here.
 
 use async_trait::async_trait;
 use microdash_domain::{Resolution, TenantId, Timestamp};
 use microdash_usecases::ports::{Expired, Expiring, ExpiryCursor, RetentionStore, StoreError};
 use sqlx::AssertSqlSafe;
 
-use super::{MariaDbStore, to_i64};
+use super::{DIALECT, Store};
+use crate::dialect::repeated_sql;
 use crate::error::SqlxResultExt;
-use crate::history::bucket_table;
-use crate::stored::repeated_sql;
+use crate::stored::buckets::bucket_table;
+use crate::stored::to_i64;
 
 /// Series per delete statement.
 const SERIES_PER_DELETE: usize = 200;
 
 #[async_trait]
-impl RetentionStore for MariaDbStore {
+impl RetentionStore for Store {
     async fn delete_expired(
         &self,
         tenant: TenantId,
@@ -31,11 +33,12 @@ impl RetentionStore for MariaDbStore {
     ) -> Result<Expired, StoreError> {
         let max_rows = max_rows.max(1);
         if what == Expiring::DedupeIds {
-            let done = sqlx::query("DELETE FROM dedupe WHERE tenant_id = ? AND ts < ? LIMIT ?")
+            let sql = DIALECT.delete_limited("dedupe", "tenant_id, dedupe_id", "tenant_id = ? AND ts < ?");
+            let done = sqlx::query(AssertSqlSafe(sql))
                 .bind(tenant.get())
                 .bind(before.as_millis())
                 .bind(to_i64(max_rows))
-                .execute(&self.pool)
+                .execute(&self.write)
                 .await
                 .or_store("expiring dedupe ids")?;
             let deleted = done.rows_affected();
@@ -51,21 +54,13 @@ impl RetentionStore for MariaDbStore {
             sqlx::query_scalar("SELECT id FROM series WHERE tenant_id = ? AND id >= ? ORDER BY id")
                 .bind(tenant.get())
                 .bind(cursor.map_or(i64::MIN, |c| c.0))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await
                 .or_store("listing series to expire")?;
         let mut deleted = 0;
         for group in ids.chunks(SERIES_PER_DELETE) {
-            // Raw samples of a minute marked dirty stay until it is folded again.
-            let dirty = if keep_dirty {
-                " AND NOT EXISTS (SELECT 1 FROM rollup_dirty d WHERE d.tenant_id = ? \
-                 AND d.series_id = samples.series_id AND d.minute = samples.ts - MOD(samples.ts, 60000))"
-            } else {
-                ""
-            };
-            let head = format!("DELETE FROM {table} WHERE {key} < ?{dirty} AND series_id IN (");
-            let sql = repeated_sql(&head, "?", group.len(), ") LIMIT ?");
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(before.as_millis());
+            let mut q = sqlx::query(AssertSqlSafe(delete_sql(table, key, keep_dirty, group.len())))
+                .bind(before.as_millis());
             if keep_dirty {
                 q = q.bind(tenant.get());
             }
@@ -73,7 +68,7 @@ impl RetentionStore for MariaDbStore {
                 q = q.bind(id);
             }
             let remaining = max_rows - deleted;
-            let done = q.bind(to_i64(remaining)).execute(&self.pool).await.or_store("expiring data")?;
+            let done = q.bind(to_i64(remaining)).execute(&self.write).await.or_store("expiring data")?;
             deleted += done.rows_affected() as usize;
             if deleted == max_rows {
                 return Ok(Expired { deleted: deleted as u64, next: Some(ExpiryCursor(group[0])) });
@@ -81,4 +76,21 @@ impl RetentionStore for MariaDbStore {
         }
         Ok(Expired { deleted: deleted as u64, next: None })
     }
+}
+
+/// A chunk's `DELETE` from `table`, whose key is (series, `key`): binds `before`, then the
+/// tenant when `keep_dirty`, then the `n` series ids, then the most rows to delete.
+pub(crate) fn delete_sql(table: &str, key: &str, keep_dirty: bool, n: usize) -> String {
+    // Raw samples of a minute marked dirty stay until it is folded again.
+    let dirty = if keep_dirty {
+        format!(
+            " AND NOT EXISTS (SELECT 1 FROM rollup_dirty d WHERE d.tenant_id = ? \
+             AND d.series_id = {table}.series_id AND d.minute = {table}.{key} - {table}.{key} % 60000)"
+        )
+    } else {
+        String::new()
+    };
+    let condition =
+        repeated_sql(&format!("{table}.{key} < ?{dirty} AND {table}.series_id IN ("), "?", n, ")");
+    DIALECT.delete_limited(table, &format!("series_id, {key}"), &condition)
 }
