@@ -8,7 +8,8 @@
 //! - [`telemetry`]: logging set-up.
 //! - [`app`]: builds every adapter and service and runs them until shutdown.
 //! - [`storage`]: the configured database (SQLite or MariaDB) behind the storage ports.
-//! - [`roles`]: `serve` (everything in one process), `api`, `worker`, `scheduler`.
+//! - [`roles`]: `serve` (everything in one process), `api`, `worker`, `scheduler`, `bridge`:
+//!   each role's command and the builder of its part of an [`app::App`].
 //! - [`queue`]: `queue stats` and `queue dead-letters` on the Redis queue.
 //! - [`admin`]: `tenant` and `token` commands.
 //! - [`loadgen`]: the HTTP load generator.
@@ -34,9 +35,9 @@ use cli::{Cli, Command};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => roles::serve::run(args).await,
-        Command::Api(args) => roles::run(args, app::Roles::API).await,
-        Command::Worker(args) => roles::run(args, app::Roles::WORKER).await,
-        Command::Scheduler(args) => roles::run(args, app::Roles::SCHEDULER).await,
+        Command::Api(args) => roles::api::run(args).await,
+        Command::Worker(args) => roles::worker::run(args).await,
+        Command::Scheduler(args) => roles::scheduler::run(args).await,
         Command::Bridge(args) => roles::bridge::run(args).await,
         Command::Queue(cmd) => queue::run(cmd).await,
         Command::Tenant(cmd) => admin::tenant(cmd).await,
