@@ -1,6 +1,6 @@
 //! microdash as a library: the composition root ([`app::App::build`]) and the commands of the
-//! `microdash` binary. The binary, the whole-app tests and the load generator all go through
-//! here, so what is tested is what runs.
+//! `microdash` binary. The binary and the whole-app tests both go through here, so what is
+//! tested is what runs. The load generator is not here: it is the `microdash-loadgen` crate.
 //!
 //! # Layout
 //! - [`cli`]: the command line (every flag has a `MICRODASH_*` environment variable).
@@ -12,14 +12,12 @@
 //!   each role's command and the builder of its part of an [`app::App`].
 //! - [`queue`]: `queue stats` and `queue dead-letters` on the Redis queue.
 //! - [`admin`]: `tenant` and `token` commands.
-//! - [`loadgen`]: the HTTP load generator.
 //! - [`testing`]: the in-process harness of the whole-app and BDD tests.
 
 pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod loadgen;
 pub mod queue;
 pub mod roles;
 pub mod storage;
@@ -43,6 +41,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(cmd) => admin::tenant(cmd).await,
         Command::Token(cmd) => admin::token(cmd).await,
         Command::Migrate(store) => admin::migrate(store).await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }
