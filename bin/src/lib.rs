@@ -12,7 +12,8 @@
 //!   each role's command and the builder of its part of an [`app::App`].
 //! - [`queue`]: `queue stats` and `queue dead-letters` on the Redis queue.
 //! - [`admin`]: `tenant` and `token` commands.
-//! - [`testing`]: the in-process harness of the whole-app and BDD tests.
+//! - `testing` (cargo feature `testing`): the in-process harness of the whole-app and BDD tests;
+//!   not compiled into the product.
 
 pub mod admin;
 pub mod app;
@@ -22,6 +23,7 @@ pub mod queue;
 pub mod roles;
 pub mod storage;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use cli::{Cli, Command};
