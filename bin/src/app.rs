@@ -1,8 +1,14 @@
-//! The composition root: every adapter and service is built here, and nowhere else.
+//! The composition root: every adapter and service is built here and in the role builders of
+//! [`crate::roles`], and nowhere else.
 //!
 //! Adapters are chosen from the URLs: SQLite or MariaDB from `--database-url`; with
 //! `--redis-url`, the queue, live bus, rate limiter and leader lock live in Redis, otherwise in
-//! process. A process runs some [`Roles`]: `serve` all of them, `api`/`worker`/`scheduler` one.
+//! process ([`shared`]). A process runs some [`Roles`]: `serve` all of them, `api`/`worker`/
+//! `scheduler`/`bridge` one. This module holds what the roles share (the database, the shared
+//! infrastructure, the HTTP listener) and the run loop with its shutdown order; what a role
+//! builds for itself is not here.
+
+mod shared;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,30 +16,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use microdash_adapter_http::{ApiServices, NoDelayAcceptor, probe_routes, routes};
-use microdash_adapter_memory::{
-    MemoryIngestQueue, MemoryLeaderLock, MemoryLiveBus, MemoryRateLimiter, SystemClock,
-};
+use microdash_adapter_http::{NoDelayAcceptor, probe_routes};
+use microdash_adapter_memory::SystemClock;
 use microdash_adapter_mqtt::{Bridge, MqttEndpoint};
-use microdash_adapter_redis::{
-    RedisIngestQueue, RedisLeaderLock, RedisLiveBus, RedisOptions, RedisRateLimiter,
-};
-use microdash_usecases::ports::{
-    ClockRef, HealthCheckRef, IngestConsumerRef, IngestQueueRef, LeaderLockRef, LiveBusRef, RateLimiterRef,
-};
-use microdash_usecases::{
-    AdminService, AuthService, HealthService, IngestService, JobRef, PersistOptions, PersistService,
-    QueryService, SchedulerOptions, SchedulerService,
-};
+use microdash_usecases::ports::ClockRef;
+use microdash_usecases::{AdminService, HealthService, LiveService, PersistService, SchedulerService};
 use poem::endpoint::BoxEndpoint;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use self::shared::Queue;
+pub(crate) use self::shared::Shared;
 use crate::config::{ServeArgs, process_name};
+use crate::roles::{api, bridge, scheduler, worker};
 use crate::storage::Storage;
-
-/// Messages a live subscriber may fall behind before it is told to reload.
-const LIVE_BUFFER: usize = 1024;
 
 /// The roles one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,94 +73,34 @@ impl Roles {
     }
 }
 
-/// The ingest queue in use; both halves come from the same object.
-enum Queue {
-    Memory(Arc<MemoryIngestQueue>),
-    Redis(Arc<RedisIngestQueue>),
-}
-
-impl Queue {
-    fn producer(&self) -> IngestQueueRef {
-        match self {
-            Self::Memory(q) => q.clone(),
-            Self::Redis(q) => q.clone(),
-        }
-    }
-
-    fn consumer(&self) -> IngestConsumerRef {
-        match self {
-            Self::Memory(q) => q.clone(),
-            Self::Redis(q) => q.clone(),
-        }
-    }
-
-    fn health(&self) -> HealthCheckRef {
-        match self {
-            Self::Memory(q) => q.clone(),
-            Self::Redis(q) => q.clone(),
-        }
-    }
-
-    /// Stops taking batches; the worker drains what it holds (in process: everything queued).
-    fn close(&self) {
-        match self {
-            Self::Memory(q) => {
-                tracing::info!(queued_samples = q.depth(), "Draining the in-process ingest queue.");
-                q.close();
-            }
-            Self::Redis(q) => q.close(),
-        }
-    }
-}
-
-/// The shared infrastructure: in process, or in Redis.
-struct Shared {
-    queue: Queue,
-    live: LiveBusRef,
-    limiter: RateLimiterRef,
-    lock: LeaderLockRef,
-}
-
-impl Shared {
-    async fn connect(
-        redis: Option<RedisOptions>,
-        args: &ServeArgs,
-        clock: &ClockRef,
-    ) -> anyhow::Result<Self> {
-        let Some(options) = redis else {
-            return Ok(Self {
-                queue: Queue::Memory(Arc::new(MemoryIngestQueue::new(args.queue_capacity))),
-                live: Arc::new(MemoryLiveBus::new(LIVE_BUFFER)),
-                limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
-                lock: Arc::new(MemoryLeaderLock::new()),
-            });
-        };
-        let shown = format!("{options:?}");
-        let context = || format!("connecting to Redis ({shown}); is it running?");
-        let queue = RedisIngestQueue::connect(options.clone()).await.with_context(context)?;
-        let live = RedisLiveBus::connect(options.clone(), LIVE_BUFFER).await.with_context(context)?;
-        let limiter = RedisRateLimiter::connect(options.clone()).await.with_context(context)?;
-        let lock =
-            RedisLeaderLock::connect(&options, options.consumer_name.clone()).await.with_context(context)?;
-        tracing::info!(options = %shown, "Redis ready: ingest queue, live bus, rate limits and scheduler lock.");
-        Ok(Self {
-            queue: Queue::Redis(Arc::new(queue)),
-            live: Arc::new(live),
-            limiter: Arc::new(limiter),
-            lock: Arc::new(lock),
-        })
-    }
+/// What every role builder builds from: the options, and what [`App::build_roles`] opened
+/// for all the roles of the process.
+pub(crate) struct Base<'a> {
+    pub(crate) args: &'a ServeArgs,
+    pub(crate) storage: &'a Storage,
+    pub(crate) shared: &'a Shared,
+    pub(crate) clock: &'a ClockRef,
+    /// Readiness of the database and the queue, for `/readyz`.
+    pub(crate) health: &'a Arc<HealthService>,
 }
 
 /// An HTTP listener and what it serves.
-struct Http {
+pub(crate) struct Http {
     listener: TcpListener,
     addr: SocketAddr,
     routes: BoxEndpoint<'static>,
 }
 
 impl Http {
-    async fn bind(addr: SocketAddr, routes: BoxEndpoint<'static>, flag: &str) -> anyhow::Result<Self> {
+    /// Binds `addr` for `routes`; the error names `flag`, the option that chooses the address.
+    ///
+    /// # Errors
+    /// When the address cannot be bound (usually: another program has the port).
+    pub(crate) async fn bind(
+        addr: SocketAddr,
+        routes: BoxEndpoint<'static>,
+        flag: &str,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (is another program using it? choose another with {flag})")
         })?;
@@ -183,7 +119,7 @@ pub struct App {
     admin: AdminService,
     /// The api role's live streams, ended when shutdown starts so that they do not hold the
     /// graceful shutdown open until its grace period runs out.
-    live: Option<Arc<microdash_usecases::LiveService>>,
+    live: Option<Arc<LiveService>>,
     /// The MQTT device endpoint (`serve`, and `api` with `--mqtt-addr`).
     mqtt: Option<MqttEndpoint>,
     /// The bridge from an external broker (`bridge`).
@@ -201,7 +137,7 @@ impl App {
     }
 
     /// Opens the database (migrating it), connects Redis when configured, builds the services
-    /// of `roles` and binds the HTTP port.
+    /// of `roles` (each role's in its module of [`crate::roles`]) and binds the HTTP port.
     ///
     /// # Errors
     /// When the options do not fit together, or a dependency cannot be reached, or the port
@@ -227,105 +163,19 @@ impl App {
         let clock: ClockRef = Arc::new(SystemClock);
         let shared = Shared::connect(redis, args, &clock).await?;
         let health = Arc::new(HealthService::new(vec![storage.health.clone(), shared.queue.health()]));
+        let base = Base { args, storage: &storage, shared: &shared, clock: &clock, health: &health };
 
-        let signer = if roles.api { Some(args.signer(storage.is_embedded())?) } else { None };
-        let live = signer.as_ref().map(|signer| {
-            Arc::new(microdash_usecases::LiveService::new(
-                shared.live.clone(),
-                clock.clone(),
-                signer.clone(),
-                args.live(),
-            ))
-        });
-        let mut mqtt = None;
-        let http = if let (Some(live), Some(signer)) = (&live, &signer) {
-            let services = ApiServices {
-                auth: Arc::new(AuthService::new(storage.tokens.clone(), clock.clone())),
-                ingest: Arc::new(IngestService::new(
-                    shared.queue.producer(),
-                    shared.limiter.clone(),
-                    clock.clone(),
-                    args.limits(),
-                )),
-                query: Arc::new(QueryService::new(
-                    storage.samples.clone(),
-                    storage.series.clone(),
-                    storage.rollups.clone(),
-                    storage.agents.clone(),
-                    clock.clone(),
-                    microdash_usecases::QueryOptions::default(),
-                )),
-                health: health.clone(),
-                live: live.clone(),
-                export: Arc::new(microdash_usecases::ExportService::new(
-                    storage.series.clone(),
-                    storage.rollups.clone(),
-                    signer.clone(),
-                    clock.clone(),
-                    microdash_usecases::QueryOptions::default(),
-                    microdash_usecases::ExportOptions::default(),
-                )),
-            };
-            let grace = Duration::from_secs(args.shutdown_grace);
-            if let Some(options) = args.mqtt.endpoint(roles == Roles::ALL, grace) {
-                let endpoint =
-                    MqttEndpoint::bind(options, services.auth.clone(), services.ingest.clone()).await?;
-                mqtt = Some(endpoint);
-            }
-            Some(Http::bind(args.http_addr, routes(services, args.http()), "--http-addr").await?)
+        let (http, live, mqtt) = if roles.api {
+            let api = api::build(&base, roles == Roles::ALL).await?;
+            (Some(api.http), Some(api.live), api.mqtt)
         } else if let Some(addr) = args.probe_addr {
-            Some(Http::bind(addr, probe_routes(health.clone()), "--probe-addr").await?)
+            (Some(Http::bind(addr, probe_routes(health.clone()), "--probe-addr").await?), None, None)
         } else {
-            None
+            (None, None, None)
         };
-        let bridge = match args.mqtt.bridge(Duration::from_secs(args.shutdown_grace))? {
-            Some(options) if roles.bridge => {
-                let ingest = IngestService::new(
-                    shared.queue.producer(),
-                    shared.limiter.clone(),
-                    clock.clone(),
-                    args.limits(),
-                );
-                let tenants =
-                    microdash_usecases::ingest::TenantDirectory::new(storage.tenants.clone(), clock.clone());
-                let url = args.mqtt.mqtt_url.clone().unwrap_or_default();
-                let bridge = Bridge::connect(options, Arc::new(ingest), Arc::new(tenants)).await;
-                Some(bridge.with_context(|| format!("starting the bridge from {url}"))?)
-            }
-            None if roles.bridge => {
-                anyhow::bail!("the bridge role needs --mqtt-url: the broker to take metrics from")
-            }
-            _ => None,
-        };
-        let persist = roles.worker.then(|| {
-            Arc::new(PersistService::new(
-                shared.queue.consumer(),
-                storage.samples.clone(),
-                storage.agents.clone(),
-                shared.live.clone(),
-                PersistOptions::default(),
-            ))
-        });
-        let scheduler = roles.scheduler.then(|| {
-            let jobs: Vec<JobRef> = vec![
-                Arc::new(microdash_usecases::RollupService::new(
-                    storage.tenants.clone(),
-                    storage.series.clone(),
-                    storage.rollups.clone(),
-                    storage.progress.clone(),
-                    clock.clone(),
-                    microdash_usecases::RollupOptions::default(),
-                )),
-                Arc::new(microdash_usecases::RetentionService::new(
-                    storage.tenants.clone(),
-                    storage.rollups.clone(),
-                    storage.retention.clone(),
-                    clock.clone(),
-                    microdash_usecases::RetentionOptions::default(),
-                )),
-            ];
-            Arc::new(SchedulerService::new(shared.lock.clone(), jobs, SchedulerOptions::default()))
-        });
+        let bridge = if roles.bridge { Some(bridge::build(&base).await?) } else { None };
+        let persist = roles.worker.then(|| worker::build(&base));
+        let scheduler = roles.scheduler.then(|| scheduler::build(&base));
         let admin = AdminService::new(storage.tenants.clone(), storage.tokens.clone(), clock);
         Ok(Self {
             roles,

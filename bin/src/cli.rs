@@ -4,7 +4,6 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{RedisArgs, ServeArgs, StoreArgs};
-use crate::loadgen::LoadgenArgs;
 use crate::telemetry::LogFormat;
 
 /// microdash: a self-hostable, multi-tenant observability micro-dashboard.
@@ -62,8 +61,6 @@ pub enum Command {
     /// Inspect the Redis ingest queue and manage its dead letters.
     #[command(subcommand)]
     Queue(QueueCommand),
-    /// Push synthetic samples at a running server and measure throughput and latency.
-    Loadgen(LoadgenArgs),
 }
 
 /// Tenant administration.

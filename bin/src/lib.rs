@@ -1,6 +1,6 @@
 //! microdash as a library: the composition root ([`app::App::build`]) and the commands of the
-//! `microdash` binary. The binary, the whole-app tests and the load generator all go through
-//! here, so what is tested is what runs.
+//! `microdash` binary. The binary and the whole-app tests both go through here, so what is
+//! tested is what runs. The load generator is not here: it is the `microdash-loadgen` crate.
 //!
 //! # Layout
 //! - [`cli`]: the command line (every flag has a `MICRODASH_*` environment variable).
@@ -8,21 +8,22 @@
 //! - [`telemetry`]: logging set-up.
 //! - [`app`]: builds every adapter and service and runs them until shutdown.
 //! - [`storage`]: the configured database (SQLite or MariaDB) behind the storage ports.
-//! - [`roles`]: `serve` (everything in one process), `api`, `worker`, `scheduler`.
+//! - [`roles`]: `serve` (everything in one process), `api`, `worker`, `scheduler`, `bridge`:
+//!   each role's command and the builder of its part of an [`app::App`].
 //! - [`queue`]: `queue stats` and `queue dead-letters` on the Redis queue.
 //! - [`admin`]: `tenant` and `token` commands.
-//! - [`loadgen`]: the HTTP load generator.
-//! - [`testing`]: the in-process harness of the whole-app and BDD tests.
+//! - `testing` (cargo feature `testing`): the in-process harness of the whole-app and BDD tests;
+//!   not compiled into the product.
 
 pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod loadgen;
 pub mod queue;
 pub mod roles;
 pub mod storage;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use cli::{Cli, Command};
@@ -34,14 +35,13 @@ use cli::{Cli, Command};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => roles::serve::run(args).await,
-        Command::Api(args) => roles::run(args, app::Roles::API).await,
-        Command::Worker(args) => roles::run(args, app::Roles::WORKER).await,
-        Command::Scheduler(args) => roles::run(args, app::Roles::SCHEDULER).await,
+        Command::Api(args) => roles::api::run(args).await,
+        Command::Worker(args) => roles::worker::run(args).await,
+        Command::Scheduler(args) => roles::scheduler::run(args).await,
         Command::Bridge(args) => roles::bridge::run(args).await,
         Command::Queue(cmd) => queue::run(cmd).await,
         Command::Tenant(cmd) => admin::tenant(cmd).await,
         Command::Token(cmd) => admin::token(cmd).await,
         Command::Migrate(store) => admin::migrate(store).await,
-        Command::Loadgen(args) => loadgen::run(args).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The in-process test harness shared by the whole-app tests (`bin/tests/api`) and the BDD
 //! suite (`features/`): a real [`App`] built by [`App::build`] on a fresh SQLite database in a
-//! temporary directory, on an ephemeral port, with typed helpers. Not used by the binary.
+//! temporary directory, on an ephemeral port, with typed helpers. Behind the `testing` cargo
+//! feature, so that the binary neither compiles it nor links its HTTP client.
 
 use std::future::Future;
 use std::path::Path;

@@ -1,9 +1,11 @@
 //! `microdash serve`: every role in one process; on the embedded default unless
-//! `--database-url`/`--redis-url` say otherwise.
+//! `--database-url`/`--redis-url` say otherwise. Its builder is [`App::build`], which builds
+//! every role's part with the builders of the sibling modules.
 
 use anyhow::Context;
 use microdash_domain::token::TokenSecret;
 
+use super::{announce, announce_mqtt, shutdown_signal};
 use crate::app::App;
 use crate::config::ServeArgs;
 
@@ -20,49 +22,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     announce(&url);
     announce_mqtt(&app);
     app.run(shutdown_signal()).await
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %error, "Cannot listen for Ctrl-C.");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "Cannot listen for SIGTERM.");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received; shutting down."),
-        () = term => tracing::info!("SIGTERM received; shutting down."),
-    }
-}
-
-/// Prints where devices publish, when this process runs the MQTT endpoint.
-#[allow(clippy::print_stdout)]
-pub(crate) fn announce_mqtt(app: &App) {
-    if let Some(addr) = app.mqtt_addr() {
-        let tls = app.mqtts_addr().map_or(String::new(), |a| format!(" and mqtts://{a}"));
-        println!("MQTT device endpoint on mqtt://{addr}{tls} (user name: tenant slug, password: API token)");
-    }
-}
-
-// The banner and the address line are the command's output, for people and for scripts.
-#[allow(clippy::print_stdout)]
-pub(crate) fn announce(url: &str) {
-    println!("microdash listening on {url} (API docs: {url}/docs)");
 }
 
 #[allow(clippy::print_stdout)]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::loadgen::process::{self, Memory};
-use crate::loadgen::stats::Percentiles;
+use crate::process::{self, Memory};
+use crate::stats::Percentiles;
 
 /// Everything an MQTT run measured.
 #[derive(Debug, Serialize)]

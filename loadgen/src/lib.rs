@@ -1,9 +1,13 @@
-//! `microdash loadgen`: pushes synthetic samples at a running server over HTTP and measures
+//! `microdash-loadgen`: pushes synthetic samples at a running server over HTTP and measures
 //! what a client sees: accepted samples per second, reply times, how long until everything
 //! sent is queryable, and (in `--rate` mode) the 202-to-queryable latency of single requests.
-//! It talks only to the public API, so it measures any deployment, not just this process.
+//! It talks only to the public API (and the `microdash-domain` wire rules), never to the
+//! server's internals, so it measures any deployment. The `microdash-loadgen` binary is a thin
+//! `main` over [`cli::Cli`] and [`run`]. Not part of the server: it is its own crate so that
+//! the server's library does not carry its HTTP and MQTT clients.
 //!
 //! # Layout
+//! - [`cli`]: the command line and logging set-up of the binary.
 //! - `args`: the options and their validation.
 //! - `plan`: which series and timestamp each sample gets; request bodies.
 //! - `send`: the sending workers, pacing, retries, progress.
@@ -14,6 +18,7 @@
 //! - `mqtt`: the `--mqtt` mode: QoS 1 publishers at the MQTT endpoint; PUBACK rate and latency.
 
 mod args;
+pub mod cli;
 mod mqtt;
 mod plan;
 mod process;

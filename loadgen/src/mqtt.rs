@@ -1,4 +1,4 @@
-//! `microdash loadgen --mqtt`: `--mqtt-clients` connections publish single-sample messages at
+//! `microdash-loadgen --mqtt`: `--mqtt-clients` connections publish single-sample messages at
 //! QoS 1 to the MQTT device endpoint, each keeping `--mqtt-inflight` unacknowledged. Reports
 //! the PUBACK rate and latency (at `--rate`, paced), how long until every acknowledged message
 //! is queryable over HTTP (`--url`), and, with `--mqtt-idle-clients` and `--server-pid`, how

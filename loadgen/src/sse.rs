@@ -1,4 +1,4 @@
-//! `microdash loadgen --sse N`: N live streams (`GET /api/v1/stream/{tenant}`, opened with
+//! `microdash-loadgen --sse N`: N live streams (`GET /api/v1/stream/{tenant}`, opened with
 //! stream tickets the way a browser does) stay connected while single-sample requests go in at
 //! `--rate` for `--duration`. Each sample carries its sequence number as its value, so every
 //! stream can tell which sample arrived when; the report gives the time from each 202 (and

@@ -1,4 +1,4 @@
-//! The options of `microdash loadgen`, their parsing and their validation.
+//! The options of `microdash-loadgen`, their parsing and their validation.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use microdash_domain::token::TokenSecret;
 /// Most samples one request may carry: the server's default `max_items`.
 const MAX_BATCH: usize = 10_000;
 
-/// Options of `microdash loadgen`.
+/// Options of `microdash-loadgen`.
 #[derive(Debug, clap::Args)]
 pub struct LoadgenArgs {
     /// Base URL of the server to load.

@@ -17,7 +17,7 @@ use rumqttc::mqttbytes::{Error as CodecError, QoS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::loadgen::plan::Plan;
+use crate::plan::Plan;
 
 /// Longest wait for a CONNACK, or for any PUBACK while messages are in flight.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
