@@ -4,7 +4,7 @@
 //! 503 with `Retry-After`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -73,46 +73,110 @@ impl MemoryIngestQueue {
     }
 }
 
-impl MemoryIngestQueue {
-    /// Queues the batch if there is room; gives it back when full.
-    fn try_push(&self, batch: IngestBatch) -> Result<(), Result<IngestBatch, QueueError>> {
-        let n = batch.samples.len();
-        {
-            let mut inner = self.lock();
-            if inner.closed {
-                return Err(Err(QueueError::Closed));
-            }
-            if inner.held_samples > 0 && inner.held_samples + n > self.capacity {
-                return Err(Ok(batch));
-            }
-            let id = inner.next_id;
-            inner.next_id += 1;
-            inner.held_samples += n;
-            inner.queue.push_back((id, batch));
-        }
-        self.ready.notify_one();
-        Ok(())
+/// Room for a number of samples, taken in the queue's bound before a batch is queued, so that a
+/// durable queue can write the batch to disk between making sure it fits and queueing it.
+/// Dropped unused, it gives the room back.
+#[must_use = "dropping a reservation gives its room back"]
+pub struct Reservation {
+    queue: Arc<MemoryIngestQueue>,
+    samples: usize,
+}
+
+impl Reservation {
+    /// Queues `batch` in the room this reservation holds and returns the id its delivery will
+    /// carry. The batch may hold fewer samples than were reserved (never more).
+    pub fn push(mut self, batch: IngestBatch) -> u64 {
+        let surplus = std::mem::take(&mut self.samples).saturating_sub(batch.samples.len());
+        self.queue.push_counted(batch, surplus)
     }
 }
 
-#[async_trait]
-impl IngestQueue for MemoryIngestQueue {
-    async fn enqueue(&self, mut batch: IngestBatch) -> Result<(), QueueError> {
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.samples > 0 {
+            self.queue.release(self.samples);
+        }
+    }
+}
+
+impl MemoryIngestQueue {
+    /// Takes room for `samples` samples, waiting briefly for it as [`IngestQueue::enqueue`]
+    /// does.
+    ///
+    /// # Errors
+    /// [`QueueError::Full`] when no room came free in time; [`QueueError::Closed`] during
+    /// shutdown.
+    pub async fn reserve(self: &Arc<Self>, samples: usize) -> Result<Reservation, QueueError> {
+        self.wait_for_room(samples).await?;
+        Ok(Reservation { queue: self.clone(), samples })
+    }
+
+    /// Counts `samples` against the bound, waiting up to [`FULL_WAIT`] for room.
+    async fn wait_for_room(&self, samples: usize) -> Result<(), QueueError> {
         let deadline = tokio::time::Instant::now() + FULL_WAIT;
         loop {
             // Register for "room freed" before looking, so an ack in between is not missed.
             let room = self.space.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.try_push(batch) {
-                Ok(()) => return Ok(()),
-                Err(Err(e)) => return Err(e),
-                Err(Ok(back)) => batch = back,
+            if self.try_reserve(samples)? {
+                return Ok(());
             }
             if tokio::time::timeout_at(deadline, room).await.is_err() {
                 return Err(QueueError::Full { retry_after: FULL_RETRY_AFTER });
             }
         }
+    }
+
+    /// Queues a batch whatever the bound: for batches accepted before a restart, which must
+    /// all be stored.
+    pub fn push_replayed(&self, batch: IngestBatch) -> u64 {
+        self.lock().held_samples += batch.samples.len();
+        self.push_counted(batch, 0)
+    }
+
+    /// Counts `samples` against the bound if they fit (a batch always fits an empty queue, so
+    /// no batch is refused forever).
+    fn try_reserve(&self, samples: usize) -> Result<bool, QueueError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(QueueError::Closed);
+        }
+        if inner.held_samples > 0 && inner.held_samples + samples > self.capacity {
+            return Ok(false);
+        }
+        inner.held_samples += samples;
+        Ok(true)
+    }
+
+    /// Queues a batch whose samples are already counted, giving back `surplus` counted samples
+    /// it does not need.
+    fn push_counted(&self, batch: IngestBatch, surplus: usize) -> u64 {
+        let id = {
+            let mut inner = self.lock();
+            inner.held_samples -= surplus;
+            let id = inner.next_id;
+            inner.next_id += 1;
+            inner.queue.push_back((id, batch));
+            id
+        };
+        self.ready.notify_one();
+        id
+    }
+
+    /// Gives back room counted for samples that will not be queued.
+    fn release(&self, samples: usize) {
+        self.lock().held_samples -= samples;
+        self.space.notify_waiters();
+    }
+}
+
+#[async_trait]
+impl IngestQueue for MemoryIngestQueue {
+    async fn enqueue(&self, batch: IngestBatch) -> Result<(), QueueError> {
+        self.wait_for_room(batch.samples.len()).await?;
+        self.push_counted(batch, 0);
+        Ok(())
     }
 }
 

@@ -22,7 +22,7 @@ pub mod rate_limiter;
 pub mod store;
 
 pub use clock::{FakeClock, SystemClock};
-pub use ingest_queue::MemoryIngestQueue;
+pub use ingest_queue::{MemoryIngestQueue, Reservation};
 pub use leader_lock::MemoryLeaderLock;
 pub use live_bus::MemoryLiveBus;
 pub use rate_limiter::MemoryRateLimiter;

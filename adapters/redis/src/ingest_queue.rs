@@ -25,8 +25,8 @@ use tokio::sync::{Mutex, Notify, OnceCell};
 
 pub use admin::{DeadLetter, QueueStats};
 
-use crate::codec;
 use crate::options::{ConnectError, RedisOptions};
+use microdash_codec as codec;
 
 /// What a producer is told to wait when the stream is full: workers drain thousands of
 /// entries a second, so a second is plenty without idling clients for long.

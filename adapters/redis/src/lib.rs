@@ -20,10 +20,10 @@
 //! - [`leader_lock`]: [`RedisLeaderLock`], the scheduler's lease.
 //! - [`live_bus`]: [`RedisLiveBus`], one pub/sub connection per process fanned out in process.
 //! - [`rate_limiter`]: [`RedisRateLimiter`], a token bucket in a Lua script on Redis time.
-//! - `codec`: the compact binary form of queue entries and live messages (JSON entries of
-//!   earlier versions are still read).
+//!
+//! Entries and messages are in the binary form of `microdash-codec`, shared with the embedded
+//! queue's journal.
 
-mod codec;
 pub mod ingest_queue;
 pub mod leader_lock;
 pub mod live_bus;

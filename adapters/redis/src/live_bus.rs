@@ -21,8 +21,8 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::codec;
 use crate::options::{ConnectError, RedisOptions};
+use microdash_codec as codec;
 
 /// KEYS[1] = the tenant's id counter; ARGV[1] = the samples as JSON, ARGV[2] = the channel.
 /// A missing counter starts from Redis's time in microseconds, above every id given before it

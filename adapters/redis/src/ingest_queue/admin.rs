@@ -7,7 +7,7 @@ use redis::AsyncCommands;
 use redis::streams::{StreamPendingReply, StreamRangeReply};
 
 use super::{PAYLOAD_FIELD, RedisIngestQueue, unavailable};
-use crate::codec;
+use microdash_codec as codec;
 
 /// A snapshot of the ingest queue.
 #[derive(Debug, Clone, PartialEq, Eq)]

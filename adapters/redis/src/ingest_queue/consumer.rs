@@ -14,7 +14,7 @@ use redis::streams::{
 use tokio::time::Instant;
 
 use super::{Decoded, PAYLOAD_FIELD, RedisIngestQueue, unavailable};
-use crate::codec;
+use microdash_codec as codec;
 
 /// Entries fetched per `XREADGROUP`; those beyond a call's sample budget wait in the
 /// consumer for the next call (still pending in Redis, so nothing is lost if it dies).

@@ -1,5 +1,7 @@
-//! What the adapters put in Redis: one stream entry per [`IngestBatch`], one pub/sub message
-//! per published sample list, in a compact binary form (version byte `1`).
+//! The compact binary form of ingest batches and sample lists that leave the process or reach
+//! the disk: the Redis queue's stream entries and the live bus's pub/sub messages, and the
+//! records of the embedded queue's journal (version byte `1`). Not for clients: they speak the
+//! JSON of `microdash_domain::wire`.
 //!
 //! Each sample is a flags byte, then its metric name (left out when it is the previous sample's,
 //! as it mostly is), agent id, tags, value (f64, little-endian), timestamp (i64 epoch ms,
@@ -27,9 +29,11 @@ const KNOWN_FLAGS: u8 = HAS_AGENT | HAS_TAGS | HAS_DEDUPE | SAME_METRIC;
 
 /// Why an entry or a message could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
+    /// The binary form is damaged: truncated, an unknown flag, an invalid name.
     #[error("{0}")]
     Binary(String),
+    /// An entry of an earlier version is not the JSON it should be.
     #[error("{0}")]
     Json(#[from] serde_json::Error),
 }
@@ -40,7 +44,7 @@ const BATCH_BYTES: usize = 64;
 const SAMPLE_BYTES: usize = 48;
 
 /// Encodes a batch for the ingest stream.
-pub(crate) fn encode_batch(batch: &IngestBatch) -> Vec<u8> {
+pub fn encode_batch(batch: &IngestBatch) -> Vec<u8> {
     let mut out = Vec::with_capacity(BATCH_BYTES + batch.samples.len() * SAMPLE_BYTES);
     out.push(VERSION);
     put_str(&mut out, &batch.request_id);
@@ -51,7 +55,7 @@ pub(crate) fn encode_batch(batch: &IngestBatch) -> Vec<u8> {
 }
 
 /// Decodes a stream entry written by [`encode_batch`] (or as JSON by an earlier version).
-pub(crate) fn decode_batch(bytes: &[u8]) -> Result<IngestBatch, DecodeError> {
+pub fn decode_batch(bytes: &[u8]) -> Result<IngestBatch, DecodeError> {
     if bytes.first() != Some(&VERSION) {
         return Ok(legacy::decode_batch(bytes)?);
     }
@@ -67,7 +71,7 @@ pub(crate) fn decode_batch(bytes: &[u8]) -> Result<IngestBatch, DecodeError> {
 }
 
 /// Encodes samples for a live channel.
-pub(crate) fn encode_samples(samples: &[Sample]) -> Vec<u8> {
+pub fn encode_samples(samples: &[Sample]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + samples.len() * SAMPLE_BYTES);
     out.push(VERSION);
     put_samples(&mut out, samples);
@@ -75,7 +79,7 @@ pub(crate) fn encode_samples(samples: &[Sample]) -> Vec<u8> {
 }
 
 /// Decodes a live message written by [`encode_samples`] (or as JSON by an earlier version).
-pub(crate) fn decode_samples(bytes: &[u8]) -> Result<Vec<Sample>, DecodeError> {
+pub fn decode_samples(bytes: &[u8]) -> Result<Vec<Sample>, DecodeError> {
     if bytes.first() != Some(&VERSION) {
         return Ok(legacy::decode_samples(bytes)?);
     }
