@@ -18,7 +18,8 @@ pub use self::mqtt::{DEFAULT_MQTT_ADDR, MqttArgs};
 /// Where data is stored.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// Directory for the embedded database (created if missing).
+    /// Directory for the embedded database and the ingest journal (`queue/`), created if
+    /// missing.
     #[arg(long, env = "MICRODASH_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
@@ -182,8 +183,12 @@ pub struct ServeArgs {
     pub max_items: usize,
 
     /// Samples the in-process queue holds between the API and the storage writer (each takes
-    /// a few hundred bytes of memory). When full, ingest answers 503 with Retry-After. Not
-    /// used with `--redis-url` (see `--queue-max-entries`).
+    /// a few hundred bytes of memory). When full, ingest answers 503 with Retry-After. Every
+    /// accepted batch is first written and synced to the journal in `<data-dir>/queue`: a 202
+    /// (or an MQTT PUBACK) means the batch is on disk and will be stored, even after a crash or
+    /// `kill -9` (it is stored at the next start). A disk that cannot take it gets 503, never a
+    /// 202. Not used with `--redis-url` (see `--queue-max-entries`), where a 202 means Redis has
+    /// the batch.
     #[arg(long, env = "MICRODASH_QUEUE_CAPACITY", default_value_t = 200_000)]
     pub queue_capacity: usize,
 

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use microdash_adapter_memory::{MemoryIngestQueue, MemoryLeaderLock, MemoryLiveBus, MemoryRateLimiter};
+use microdash_adapter_journal::{JournalIngestQueue, JournalOptions};
+use microdash_adapter_memory::{MemoryLeaderLock, MemoryLiveBus, MemoryRateLimiter};
 use microdash_adapter_redis::{
     RedisIngestQueue, RedisLeaderLock, RedisLiveBus, RedisOptions, RedisRateLimiter,
 };
@@ -18,9 +19,14 @@ use crate::config::ServeArgs;
 /// Messages a live subscriber may fall behind before it is told to reload.
 const LIVE_BUFFER: usize = 1024;
 
+/// Bytes after which the journal starts a new segment file: a stored segment's space is given
+/// back whole, and 64 MiB (about 60 s of batches at 100k samples/s) keeps the files few.
+const JOURNAL_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The ingest queue in use; both halves come from the same object.
 pub(crate) enum Queue {
-    Memory(Arc<MemoryIngestQueue>),
+    /// In process, every batch in the journal under `<data-dir>/queue` before its 202.
+    Journal(Arc<JournalIngestQueue>),
     Redis(Arc<RedisIngestQueue>),
 }
 
@@ -28,7 +34,7 @@ impl Queue {
     /// The half the api role and the bridge enqueue into.
     pub(crate) fn producer(&self) -> IngestQueueRef {
         match self {
-            Self::Memory(q) => q.clone(),
+            Self::Journal(q) => q.clone(),
             Self::Redis(q) => q.clone(),
         }
     }
@@ -36,7 +42,7 @@ impl Queue {
     /// The half the worker consumes.
     pub(crate) fn consumer(&self) -> IngestConsumerRef {
         match self {
-            Self::Memory(q) => q.clone(),
+            Self::Journal(q) => q.clone(),
             Self::Redis(q) => q.clone(),
         }
     }
@@ -44,7 +50,7 @@ impl Queue {
     /// Readiness of the queue, for `/readyz`.
     pub(crate) fn health(&self) -> HealthCheckRef {
         match self {
-            Self::Memory(q) => q.clone(),
+            Self::Journal(q) => q.clone(),
             Self::Redis(q) => q.clone(),
         }
     }
@@ -52,8 +58,11 @@ impl Queue {
     /// Stops taking batches; the worker drains what it holds (in process: everything queued).
     pub(crate) fn close(&self) {
         match self {
-            Self::Memory(q) => {
-                tracing::info!(queued_samples = q.depth(), "Draining the in-process ingest queue.");
+            Self::Journal(q) => {
+                tracing::info!(
+                    queued_samples = q.depth(),
+                    "Draining the in-process ingest queue; what is not stored by the end stays in the journal for the next start."
+                );
                 q.close();
             }
             Self::Redis(q) => q.close(),
@@ -80,8 +89,14 @@ impl Shared {
         clock: &ClockRef,
     ) -> anyhow::Result<Self> {
         let Some(options) = redis else {
+            let journal = JournalOptions {
+                dir: args.store.data_dir.join("queue"),
+                capacity_samples: args.queue_capacity,
+                segment_bytes: JOURNAL_SEGMENT_BYTES,
+            };
+            let (queue, _replayed) = JournalIngestQueue::open(&journal)?;
             return Ok(Self {
-                queue: Queue::Memory(Arc::new(MemoryIngestQueue::new(args.queue_capacity))),
+                queue: Queue::Journal(Arc::new(queue)),
                 live: Arc::new(MemoryLiveBus::new(LIVE_BUFFER)),
                 limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
                 lock: Arc::new(MemoryLeaderLock::new()),

@@ -1,7 +1,8 @@
-//! Fault tests of the production deployment: real `microdash` processes (api, worker) on the
+//! Fault tests of the production deployment (and, in `embedded`, of `serve`): real `microdash` processes (api, worker) on the
 //! real MariaDB and Redis, killed, cut off and restarted while they work. What they prove is
 //! the promise of the queue: every sample that got a 202 is stored, exactly once.
 
+mod embedded;
 mod support;
 
 use std::sync::Arc;
