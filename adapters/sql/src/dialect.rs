@@ -132,13 +132,14 @@ impl Dialect {
         }
     }
 
-    /// The start of an `INSERT` that skips rows whose key is taken, and what follows its
-    /// rows. MariaDB has no `ON CONFLICT DO NOTHING`; `IGNORE` is its only way to skip such a
-    /// row (an `ON DUPLICATE KEY UPDATE` would touch it, and `RETURNING` would return it).
-    pub(crate) const fn insert_skipping_taken(self) -> (&'static str, &'static str) {
+    /// The start of an `INSERT` that skips rows whose `key` (a comma-separated column list)
+    /// is taken, and what follows its rows. MariaDB has no `ON CONFLICT DO NOTHING`; `IGNORE`
+    /// is its only way to skip such a row (an `ON DUPLICATE KEY UPDATE` would touch it, and
+    /// `RETURNING` would return it).
+    pub(crate) fn insert_skipping_taken(self, key: &str) -> (&'static str, String) {
         match self {
-            Dialect::Sqlite => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
-            Dialect::MariaDb => ("INSERT IGNORE INTO", ""),
+            Dialect::Sqlite => ("INSERT INTO", format!(" ON CONFLICT ({key}) DO NOTHING")),
+            Dialect::MariaDb => ("INSERT IGNORE INTO", String::new()),
         }
     }
 

@@ -17,6 +17,9 @@ use crate::dialect::repeated_sql;
 use crate::error::SqlxResultExt;
 use crate::stored::dedupe_candidates;
 
+/// The primary key of `dedupe`.
+const DEDUPE_KEY: &str = "tenant_id, dedupe_id";
+
 /// Records the batch's dedupe ids and returns the positions of samples to skip, ascending:
 /// those whose id the tenant sent in an earlier (or a concurrent, committed) batch, and
 /// repeats of an id within this batch (the first occurrence wins). `conn` must be inside the
@@ -65,10 +68,10 @@ async fn look_up_then_insert(
         known.extend(lookup.fetch_all(&mut *conn).await.or_store("looking up dedupe ids")?);
     }
     let new: Vec<_> = candidates.iter().filter(|(_, id, _)| !known.contains(*id)).collect();
-    let (insert, skip) = DIALECT.insert_skipping_taken();
+    let (insert, skip) = DIALECT.insert_skipping_taken(DEDUPE_KEY);
     let head = format!("{insert} dedupe (tenant_id, dedupe_id, ts) VALUES ");
     for chunk in new.chunks(DIALECT.rows_per_statement()) {
-        let sql = repeated_sql(&head, "(?,?,?)", chunk.len(), skip);
+        let sql = repeated_sql(&head, "(?,?,?)", chunk.len(), &skip);
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for &&(_, id, ts) in chunk {
             q = q.bind(tenant.get()).bind(id).bind(ts);
@@ -87,7 +90,7 @@ async fn insert_returning_new(
     tenant: TenantId,
     candidates: &[(usize, &str, i64)],
 ) -> Result<HashSet<String>, StoreError> {
-    let (insert, skip) = DIALECT.insert_skipping_taken();
+    let (insert, skip) = DIALECT.insert_skipping_taken(DEDUPE_KEY);
     let head = format!("{insert} dedupe (tenant_id, dedupe_id, ts) VALUES ");
     let tail = format!("{skip} RETURNING dedupe_id");
     let mut new: HashSet<String> = HashSet::with_capacity(candidates.len());
