@@ -283,7 +283,13 @@ impl ServeArgs {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(Signer::new(existing.trim().as_bytes()));
         }
-        std::fs::create_dir_all(&self.store.data_dir)
+        // The data directory holds the database, the journal and this secret: the service
+        // user's alone when it is made here.
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(&self.store.data_dir)
             .map_err(|e| anyhow::anyhow!("creating {}: {e}", self.store.data_dir.display()))?;
         let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         write_private(&path, &secret).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;

@@ -127,7 +127,7 @@ impl SqliteStore {
         let base = opts.connect_options()?;
         let in_memory = opts.is_in_memory();
         if !in_memory {
-            create_parent_dir(base.get_filename()).await?;
+            create_private_file(base.get_filename()).await?;
         }
 
         let write_options = base
@@ -174,13 +174,43 @@ impl SqliteStore {
     }
 }
 
-/// Creates the directory a database file goes in, so `sqlite://data/microdash.db` works on a
-/// fresh checkout.
-async fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
-    match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| StoreError::unavailable(format!("creating directory '{}'", dir.display()), e)),
-        _ => Ok(()),
+/// Creates the database file and the directory it goes in when missing (so
+/// `sqlite://data/microdash.db` works on a fresh checkout), readable by the service user only:
+/// the database holds every tenant's samples and token hashes. SQLite gives its `-wal` and
+/// `-shm` files the database file's permissions. A file an earlier version created readable by
+/// others is made private too.
+async fn create_private_file(file: &Path) -> Result<(), StoreError> {
+    let file = file.to_owned();
+    tokio::task::spawn_blocking(move || private_file(&file))
+        .await
+        .map_err(|e| StoreError::unavailable("preparing the database file", e))?
+}
+
+fn private_file(file: &Path) -> Result<(), StoreError> {
+    let fail =
+        |what: &str, path: &Path, e| StoreError::unavailable(format!("{what} '{}'", path.display()), e);
+    if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| fail("creating directory", dir, e))?;
     }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file).map_err(|e| fail("creating the database file", file, e))?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail("making private", &path, e))?;
+            tracing::info!(file = %path.display(), "Made a database file readable by the service user only.");
+        }
+    }
+    Ok(())
 }

@@ -133,6 +133,30 @@ async fn the_database_directory_is_created_when_missing() {
     assert!(dir.path().join("nested/deeper/microdash.db").exists());
 }
 
+/// The database holds every tenant's samples and token hashes: nobody but the service user
+/// may read it, its WAL, or the directory made for it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_its_wal_and_a_new_directory_are_the_service_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("new/microdash.db");
+    let url = format!("sqlite://{}", file.display());
+    let store = SqliteStore::connect(&SqliteOptions { url: url.clone(), read_connections: 1 }).await.unwrap();
+    contract::new_tenant(&store, "perm").await;
+    assert_eq!(mode(&file), 0o600, "the database file");
+    assert_eq!(mode(&dir.path().join("new/microdash.db-wal")), 0o600, "its write-ahead log");
+    assert_eq!(mode(&dir.path().join("new")), 0o700, "the directory made for it");
+    store.close().await;
+
+    // A database an earlier version left readable by everyone is made private at the next open.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = SqliteStore::connect(&SqliteOptions { url, read_connections: 1 }).await.unwrap();
+    assert_eq!(mode(&file), 0o600);
+    store.close().await;
+}
+
 #[tokio::test]
 async fn an_in_memory_database_serves_reads_and_writes_from_one_database() {
     let store = SqliteStore::connect(&SqliteOptions { url: "sqlite::memory:".into(), read_connections: 4 })
