@@ -103,11 +103,18 @@ impl DedupeId {
     /// Validates a dedupe id.
     ///
     /// # Errors
-    /// [`FieldError`] on [`Field::DedupeId`] when empty or longer than 128 characters.
+    /// [`FieldError`] on [`Field::DedupeId`] when empty, longer than 128 characters, or holding
+    /// a control character.
     pub fn new(id: impl Into<String>) -> Result<Self, FieldError> {
         let id = id.into();
         if id.is_empty() || id.chars().count() > MAX_DEDUPE_ID_LEN {
             return Err(FieldError::new(Field::DedupeId, "must be 1 to 128 characters"));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                Field::DedupeId,
+                "must not contain control characters (NUL, newline, ...)",
+            ));
         }
         Ok(Self(id))
     }
@@ -125,7 +132,8 @@ impl DedupeId {
 pub struct Tags(BTreeMap<String, String>);
 
 impl Tags {
-    /// Validates a tag set.
+    /// Validates a tag set: keys and values without control characters (NUL, newline, ...),
+    /// which no tag needs and which break logs, CSV exports and line protocols downstream.
     ///
     /// # Errors
     /// [`FieldError`] on [`Field::Tags`] naming the offending key.
@@ -135,11 +143,18 @@ impl Tags {
             return err(format!("at most {MAX_TAGS} tags are allowed, got {}", tags.len()));
         }
         for (k, v) in &tags {
+            let shown = k.escape_debug();
             if k.is_empty() || k.chars().count() > MAX_NAME_LEN {
-                return err(format!("tag key '{k}' must be 1 to 64 characters"));
+                return err(format!("tag key '{shown}' must be 1 to 64 characters"));
+            }
+            if k.chars().any(char::is_control) {
+                return err(format!("tag key '{shown}' must not contain control characters"));
             }
             if v.chars().count() > MAX_TAG_VALUE_LEN {
-                return err(format!("value of tag '{k}' must be at most 256 characters"));
+                return err(format!("value of tag '{shown}' must be at most 256 characters"));
+            }
+            if v.chars().any(char::is_control) {
+                return err(format!("value of tag '{shown}' must not contain control characters"));
             }
         }
         Ok(Self(tags))

@@ -241,7 +241,10 @@ impl<'a> Scanner<'a> {
             loop {
                 let key = self.key()?;
                 let value = self.string()?;
-                map.insert(key.to_owned(), value.to_owned());
+                // A repeated key goes to the general reader, which refuses it.
+                if map.insert(key.to_owned(), value.to_owned()).is_some() {
+                    return None;
+                }
                 if self.closes(b'}')? {
                     break;
                 }

@@ -169,9 +169,15 @@ impl FieldKind for Tags {
     fn from_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Result<Self, FieldError>, A::Error> {
         let mut tags = BTreeMap::new();
         let mut first_bad = None;
+        let mut first_repeated = None;
         while let Some(key) = map.next_key::<String>()? {
             match map.next_value_seed(FieldSeed::<String>(std::marker::PhantomData))? {
                 Ok(Some(value)) => {
+                    // A repeated key would silently keep one of the values; refuse it as a
+                    // repeated field is refused.
+                    if tags.contains_key(&key) {
+                        first_repeated.get_or_insert_with(|| key.clone());
+                    }
                     tags.insert(key, value);
                 }
                 Ok(None) | Err(_) => {
@@ -179,9 +185,15 @@ impl FieldKind for Tags {
                 }
             }
         }
-        Ok(match first_bad {
-            Some(key) => Err(FieldError::new(Field::Tags, format!("value of tag '{key}' must be a string"))),
-            None => Tags::new(tags),
+        Ok(match (first_bad, first_repeated) {
+            (Some(key), _) => Err(FieldError::new(
+                Field::Tags,
+                format!("value of tag '{}' must be a string", key.escape_debug()),
+            )),
+            (None, Some(key)) => {
+                Err(FieldError::new(Field::Tags, format!("tag key '{}' is given twice", key.escape_debug())))
+            }
+            (None, None) => Tags::new(tags),
         })
     }
 }

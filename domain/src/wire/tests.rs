@@ -107,6 +107,34 @@ fn non_object_items_and_bad_tag_values_are_item_errors() {
 }
 
 #[test]
+fn a_tag_key_given_twice_is_refused_naming_the_key_on_both_readers() {
+    // The first body has the fast reader's shape, the second (an escape) the general one's.
+    for body in [
+        r#"[{"name":"a","value":1,"tags":{"host":"x","host":"y"}}]"#,
+        r#"[{"name":"a","value":1,"tags":{"host":"x","ho\u0073t":"y"}}]"#,
+    ] {
+        let e = errors(body);
+        assert_eq!((e.len(), e[0].index, e[0].field), (1, 0, Field::Tags), "{body}: {e:?}");
+        assert!(e[0].message.contains("tag key 'host' is given twice"), "{e:?}");
+    }
+}
+
+#[test]
+fn control_characters_are_refused_in_tag_keys_tag_values_and_dedupe_ids() {
+    let e = errors(
+        r#"[{"name":"a","value":1,"tags":{"k\u0000":"v"}},
+            {"name":"a","value":1,"tags":{"k":"line\nbreak"}},
+            {"name":"a","value":1,"dedupe_id":"id\u0000"},
+            {"name":"a","value":1,"tags":{"k":"fine é ✓"},"dedupe_id":"fine-é"}]"#,
+    );
+    let found: Vec<_> = e.iter().map(|e| (e.index, e.field)).collect();
+    assert_eq!(found, [(0, Field::Tags), (1, Field::Tags), (2, Field::DedupeId)], "{e:?}");
+    assert!(e[0].message.contains(r"tag key 'k\0' must not contain control characters"), "{e:?}");
+    assert!(e[1].message.contains("value of tag 'k' must not contain control characters"), "{e:?}");
+    assert!(e[2].message.contains("control characters"), "{e:?}");
+}
+
+#[test]
 fn outgoing_samples_parse_back() {
     let out = OutgoingSample {
         metric_name: "m".into(),
