@@ -129,6 +129,9 @@ impl ApiError {
         }
         match e.status() {
             StatusCode::PAYLOAD_TOO_LARGE => Self::new(e.status(), "payload_too_large", e.to_string()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::new(e.status(), "unsupported_media_type", e.to_string())
+            }
             StatusCode::NOT_FOUND => {
                 Self::new(e.status(), "not_found", "no such route; the API is described at /docs")
             }

@@ -45,14 +45,18 @@ enum IngestResponse {
     /// Accepted: the samples are queued and will be stored (queryable within milliseconds).
     #[oai(status = 202)]
     Accepted(Json<AcceptedBody>),
+    /// The body is sent with `Content-Encoding: gzip` but is not valid gzip.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// Missing, unknown or revoked token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// Body over the size limit (default 5 MiB), more items than allowed (default 10,000), or
-    /// more samples than the whole per-minute quota.
+    /// Body over the size limit (default 5 MiB; a gzip body also once inflated), more items than
+    /// allowed (default 10,000), or more samples than the whole per-minute quota.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
-    /// The body is not `application/json`.
+    /// The body is not `application/json`, or its `Content-Encoding` is neither `gzip` nor
+    /// `identity`.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
     /// Malformed JSON or invalid samples; `errors` lists every bad field by item index.
@@ -70,7 +74,7 @@ enum IngestResponse {
     Internal(Json<ErrorBody>),
 }
 error_responses!(IngestResponse {
-    401 => Unauthorized, 413 => PayloadTooLarge, 415 => UnsupportedMediaType, 422 => Unprocessable,
+    400 => BadRequest, 401 => Unauthorized, 413 => PayloadTooLarge, 415 => UnsupportedMediaType, 422 => Unprocessable,
 } with_retry { 429 => TooManyRequests, 503 => Unavailable });
 
 /// A point: a raw sample (`t`, `value`) or a bucket (`t`, `avg`, `min`, `max`, `count`).

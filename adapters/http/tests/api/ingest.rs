@@ -119,6 +119,64 @@ async fn a_body_that_is_not_json_gets_415() {
     assert_eq!(resp.0.status().as_u16(), 415, "a missing Content-Type is refused too");
 }
 
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).unwrap();
+    encoder.finish().unwrap()
+}
+
+async fn post_encoded(
+    api: &crate::helpers::TestApi,
+    encoding: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let resp = api
+        .client
+        .post("/api/v1/metrics")
+        .header("Authorization", format!("Bearer {}", api.alpha))
+        .content_type("application/json")
+        .header("Content-Encoding", encoding)
+        .body(body)
+        .send()
+        .await;
+    json_of(resp).await
+}
+
+#[tokio::test]
+async fn a_gzip_body_is_inflated_and_stored() {
+    let api = spawn_api().await;
+    let body = r#"[{"name":"cpu","value":1},{"name":"cpu","value":2,"agent_id":"b"}]"#;
+    let (status, reply) = post_encoded(&api, "gzip", gzip(body.as_bytes())).await;
+    assert_eq!((status, reply["accepted"].as_u64()), (202, Some(2)), "{reply}");
+    api.flush().await;
+    let (_, q) = api.get_json(&api.alpha, "/api/v1/metrics/query?name=cpu").await;
+    assert_eq!(q["series"].as_array().map(Vec::len), Some(2), "{q}");
+}
+
+#[tokio::test]
+async fn a_gzip_body_that_inflates_past_the_limit_gets_413_and_broken_gzip_400() {
+    let api = spawn_with(Setup { options: HttpOptions { max_body_bytes: 1_000 }, ..Setup::default() }).await;
+    // Half a kilobyte of gzip inflating to half a megabyte: the limit holds after inflating.
+    let bomb = gzip(&vec![b' '; 500_000]);
+    assert!(bomb.len() < 1_000, "{} compressed bytes", bomb.len());
+    let (status, err) = post_encoded(&api, "gzip", bomb).await;
+    assert_eq!((status, err["code"].as_str()), (413, Some("payload_too_large")), "{err}");
+    let (status, err) = post_encoded(&api, "gzip", b"{\"name\":\"cpu\",\"value\":1}".to_vec()).await;
+    assert_eq!((status, err["code"].as_str()), (400, Some("bad_request")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("gzip"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unsupported_content_encoding_gets_415_naming_it() {
+    let api = spawn_api().await;
+    let (status, err) = post_encoded(&api, "br", b"anything".to_vec()).await;
+    assert_eq!((status, err["code"].as_str()), (415, Some("unsupported_media_type")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("'br'"), "{err}");
+    let (status, _) = post_encoded(&api, "identity", br#"{"name":"cpu","value":1}"#.to_vec()).await;
+    assert_eq!(status, 202, "identity is no encoding");
+}
+
 #[tokio::test]
 async fn an_exhausted_quota_gets_429_with_retry_after() {
     let api = spawn_api().await;
