@@ -69,10 +69,10 @@ impl ParsePayload for IngestPayload {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let limit = request.data::<HttpOptions>().copied().unwrap_or_default().max_body_bytes;
-        let encoding = match request.headers().get(header::CONTENT_ENCODING) {
-            None => None,
-            Some(value) => Some(value.to_str().unwrap_or("(not text)").trim().to_ascii_lowercase()),
-        };
+        let encoding = request
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(|value| value.to_str().unwrap_or("(not text)").trim().to_ascii_lowercase());
         let bytes = body.take()?.into_bytes_limit(limit).await?;
         match encoding.as_deref() {
             None | Some("" | "identity") => Ok(Self(bytes)),
