@@ -10,6 +10,7 @@
 //! - `listener`: the TCP acceptor, with `TCP_NODELAY` so that live events leave at once.
 //! - `payload`: the ingest body, read with a size limit and parsed by the domain's wire format.
 
+mod allow;
 pub mod api;
 mod auth;
 mod error;
@@ -82,19 +83,22 @@ pub fn routes(services: ApiServices, options: HttpOptions) -> BoxEndpoint<'stati
     let api = openapi(&services);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    Route::new()
+    let allow = allow::AllowTable::from_spec(&api.spec());
+    let routes = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .data(options)
         .with(Tracing)
-        .catch_all_error(error::catch_all)
-        .boxed()
+        .catch_all_error(error::catch_all);
+    allow::with_allow(routes, allow).boxed()
 }
 
 /// Only `/healthz` and `/readyz`: what the `worker` and `scheduler` roles serve (with
 /// `--probe-addr`) so an orchestrator can watch them too.
 pub fn probe_routes(health: Arc<HealthService>) -> BoxEndpoint<'static> {
     let api = OpenApiService::new(api::HealthApi::new(health), "microdash probes", env!("CARGO_PKG_VERSION"));
-    Route::new().nest("/", api).with(Tracing).catch_all_error(error::catch_all).boxed()
+    let allow = allow::AllowTable::from_spec(&api.spec());
+    let routes = Route::new().nest("/", api).with(Tracing).catch_all_error(error::catch_all);
+    allow::with_allow(routes, allow).boxed()
 }

@@ -43,3 +43,21 @@ async fn unknown_routes_get_a_json_404() {
     let (status, body) = json_of(api.client.get("/api/v1/nope").send().await).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
+
+#[tokio::test]
+async fn a_wrong_method_gets_405_json_naming_the_allowed_methods() {
+    let api = crate::helpers::spawn_api().await;
+    for (method, path, allowed) in [
+        (poem::http::Method::TRACE, "/api/v1/metrics", "POST"),
+        (poem::http::Method::DELETE, "/api/v1/agents/web-1", "GET"),
+        (poem::http::Method::GET, "/api/v1/stream/tickets", "POST"),
+        (poem::http::Method::PUT, "/healthz", "GET"),
+    ] {
+        let resp = api.client.request(method.clone(), path).send().await;
+        assert_eq!(resp.0.status().as_u16(), 405, "{method} {path}");
+        let allow = resp.0.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(allow.as_deref(), Some(allowed), "{method} {path}");
+        let (_, body) = crate::helpers::json_of(resp).await;
+        assert_eq!(body["code"], "method_not_allowed", "{method} {path}: {body}");
+    }
+}
