@@ -1,5 +1,10 @@
 //! Which segment holds the record of each batch still in the queue, so a segment is deleted
 //! once every batch it holds is stored.
+//!
+//! Deleting a segment also deletes the acknowledgement records it holds. When those name
+//! batches of an older segment that is still kept (it holds a batch not yet stored), a restart
+//! stores those batches a second time: harmless, since each sample replaces itself, and rare,
+//! since segments are deleted oldest first in a queue that drains in order.
 
 use std::collections::{BTreeMap, HashMap};
 

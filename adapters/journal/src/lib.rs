@@ -174,8 +174,8 @@ impl JournalIngestQueue {
             .expect("journal ledger poisoned")
             .settle(ids.iter().filter_map(|id| id.parse::<u64>().ok()));
         if !records.is_empty() {
-            // A writer that stopped has said so in the log; the batches are then replayed and
-            // skipped by the store at the next start.
+            // A writer that stopped has said so in the log; the batches are then stored a
+            // second time at the next start, each sample replacing itself.
             let _ = self.appender.send(Job::Acks(records));
         }
         writer::delete_segments(&self.dir, done);
@@ -261,7 +261,7 @@ fn stored_records(scans: &[(u64, PathBuf, Vec<Vec<u8>>)]) -> HashSet<RecordId> {
             match segment::read_acks(&payload[1..]) {
                 Some(ids) => stored.extend(ids),
                 None => {
-                    tracing::warn!(segment = %path.display(), "An acknowledgement record of the ingest journal is damaged; its batches are stored again (and skipped by the store).")
+                    tracing::warn!(segment = %path.display(), "An acknowledgement record of the ingest journal is damaged; its batches are stored a second time, each sample replacing itself.")
                 }
             }
         }

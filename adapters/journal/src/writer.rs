@@ -8,8 +8,8 @@
 //! counts a record before the worker can acknowledge it.
 //!
 //! Acknowledgements (batches since stored) are written too, but not synced on their own: one
-//! lost in a crash only means its batches are queued again at the next start, and the store
-//! skips batches it has already stored.
+//! lost in a crash only means its batches are stored a second time at the next start, where
+//! each sample replaces itself (same series and millisecond).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -66,6 +66,7 @@ pub(crate) fn start(
         file,
         len: HEADER.len() as u64,
         records: 0,
+        damaged: false,
         segment_bytes,
         ledger,
     };
@@ -82,6 +83,9 @@ struct Writer {
     len: u64,
     /// Records in that segment: the next record's index.
     records: u32,
+    /// A failed append could not be cut off the segment: the next append goes to a new one,
+    /// since reading stops at the damage and would not reach records written after it.
+    damaged: bool,
     segment_bytes: u64,
     ledger: Arc<Mutex<Ledger>>,
 }
@@ -98,7 +102,7 @@ impl Writer {
             match self.write(&group) {
                 Ok(first_index) => self.queue(group.appends, first_index),
                 Err(error) if group.appends.is_empty() => {
-                    tracing::warn!(error = %error, dir = %self.dir.display(), "Could not record stored batches in the ingest journal; they would be stored again (and skipped) after a restart.");
+                    tracing::warn!(error = %error, dir = %self.dir.display(), "Could not record stored batches in the ingest journal; after a restart they would be stored a second time, each sample replacing itself.");
                 }
                 Err(error) => {
                     tracing::error!(error = %error, batches = group.appends.len(), dir = %self.dir.display(), "Could not write to the ingest journal; the requests get 503 and nothing of theirs is kept.");
@@ -117,7 +121,9 @@ impl Writer {
     /// record written. On failure the segment is cut back to its intact length, so a
     /// half-written group never sits in front of later records.
     fn write(&mut self, group: &Group) -> io::Result<u32> {
-        if self.len > HEADER.len() as u64 && self.len + group.bytes as u64 > self.segment_bytes {
+        if self.damaged
+            || (self.len > HEADER.len() as u64 && self.len + group.bytes as u64 > self.segment_bytes)
+        {
             self.rotate()?;
         }
         let mut buf = Vec::with_capacity(group.bytes);
@@ -139,7 +145,8 @@ impl Writer {
             }
             Err(error) => {
                 if let Err(cut) = self.file.set_len(self.len) {
-                    tracing::error!(error = %cut, "Could not cut a failed append off the ingest journal; it will be skipped as a torn record at the next start.");
+                    tracing::error!(error = %cut, "Could not cut a failed append off the ingest journal; appends go to a new segment.");
+                    self.damaged = true;
                 }
                 Err(error)
             }
@@ -152,6 +159,7 @@ impl Writer {
         self.seq = next;
         self.len = HEADER.len() as u64;
         self.records = 0;
+        self.damaged = false;
         let done = self.ledger.lock().expect("journal ledger poisoned").activate(next);
         delete_segments(&self.dir, done);
         Ok(())

@@ -63,7 +63,7 @@ impl MemoryIngestQueue {
         self.space.notify_waiters();
     }
 
-    /// Samples queued or in flight.
+    /// Samples queued or in flight, and those a [`Reservation`] holds room for.
     pub fn depth(&self) -> usize {
         self.lock().held_samples
     }
@@ -83,11 +83,12 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    /// Queues `batch` in the room this reservation holds and returns the id its delivery will
-    /// carry. The batch may hold fewer samples than were reserved (never more).
+    /// Queues `batch`, the batch the room was taken for, and returns the id its delivery will
+    /// carry.
     pub fn push(mut self, batch: IngestBatch) -> u64 {
-        let surplus = std::mem::take(&mut self.samples).saturating_sub(batch.samples.len());
-        self.queue.push_counted(batch, surplus)
+        debug_assert_eq!(self.samples, batch.samples.len(), "room was taken for this batch");
+        self.samples = 0;
+        self.queue.push_counted(batch)
     }
 }
 
@@ -132,7 +133,7 @@ impl MemoryIngestQueue {
     /// all be stored.
     pub fn push_replayed(&self, batch: IngestBatch) -> u64 {
         self.lock().held_samples += batch.samples.len();
-        self.push_counted(batch, 0)
+        self.push_counted(batch)
     }
 
     /// Counts `samples` against the bound if they fit (a batch always fits an empty queue, so
@@ -149,12 +150,10 @@ impl MemoryIngestQueue {
         Ok(true)
     }
 
-    /// Queues a batch whose samples are already counted, giving back `surplus` counted samples
-    /// it does not need.
-    fn push_counted(&self, batch: IngestBatch, surplus: usize) -> u64 {
+    /// Queues a batch whose samples are already counted against the bound.
+    fn push_counted(&self, batch: IngestBatch) -> u64 {
         let id = {
             let mut inner = self.lock();
-            inner.held_samples -= surplus;
             let id = inner.next_id;
             inner.next_id += 1;
             inner.queue.push_back((id, batch));
@@ -175,7 +174,7 @@ impl MemoryIngestQueue {
 impl IngestQueue for MemoryIngestQueue {
     async fn enqueue(&self, batch: IngestBatch) -> Result<(), QueueError> {
         self.wait_for_room(batch.samples.len()).await?;
-        self.push_counted(batch, 0);
+        self.push_counted(batch);
         Ok(())
     }
 }
@@ -305,6 +304,20 @@ mod tests {
         q.ack(&[d[0].id.clone()]).await.unwrap();
         let waited = tokio::time::timeout(Duration::from_secs(5), producer).await.unwrap().unwrap();
         assert!(waited.is_ok(), "room freed within the hold, so the batch is queued: {waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reservation_dropped_unused_gives_its_room_back() {
+        let q = std::sync::Arc::new(MemoryIngestQueue::new(10));
+        q.enqueue(batch(2)).await.unwrap();
+        let room = q.reserve(8).await.unwrap();
+        assert_eq!(q.depth(), 10, "reserved room counts against the bound");
+        assert!(matches!(q.enqueue(batch(2)).await, Err(QueueError::Full { .. })));
+        drop(room); // the journal could not write the batch
+        assert_eq!(q.depth(), 2);
+        q.reserve(8).await.unwrap().push(batch(8));
+        assert_eq!(q.depth(), 10);
+        assert_eq!(q.next(100).await.unwrap().unwrap().len(), 2, "both batches queued");
     }
 
     #[tokio::test]
