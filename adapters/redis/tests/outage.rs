@@ -34,15 +34,22 @@ fn batch() -> IngestBatch {
     }
 }
 
-#[tokio::test]
-async fn enqueue_answers_unavailable_while_redis_is_down_and_recovers_after() {
-    let redis = TestRedis::new();
+/// A proxy in front of the test's Redis, and options that reach Redis through it and give up on
+/// a silent server after 300 ms.
+async fn behind_proxy(redis: &TestRedis) -> (Proxy, RedisOptions) {
     let proxy = Proxy::start(&redis.options.url).await;
     let options = RedisOptions {
         url: proxy.url(),
         response_timeout: Duration::from_millis(300),
         ..redis.options.clone()
     };
+    (proxy, options)
+}
+
+#[tokio::test]
+async fn enqueue_answers_unavailable_while_redis_is_down_and_recovers_after() {
+    let redis = TestRedis::new();
+    let (proxy, options) = behind_proxy(&redis).await;
     let q = RedisIngestQueue::connect(options.clone()).await.unwrap();
     let limiter = RedisRateLimiter::connect(options).await.unwrap();
     q.enqueue(batch()).await.unwrap();
@@ -72,12 +79,7 @@ fn redis_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> (&'a redis::
 async fn every_error_of_an_outage_keeps_the_redis_error_as_its_cause() {
     // Arrange: every adapter through one proxy, which is then cut.
     let redis = TestRedis::new();
-    let proxy = Proxy::start(&redis.options.url).await;
-    let options = RedisOptions {
-        url: proxy.url(),
-        response_timeout: Duration::from_millis(300),
-        ..redis.options.clone()
-    };
+    let (proxy, options) = behind_proxy(&redis).await;
     let queue = RedisIngestQueue::connect(options.clone()).await.unwrap();
     let limiter = RedisRateLimiter::connect(options.clone()).await.unwrap();
     let lock = RedisLeaderLock::connect(&options, "outage-test").await.unwrap();

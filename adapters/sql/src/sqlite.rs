@@ -204,7 +204,9 @@ fn private_file(file: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     for suffix in ["", "-wal", "-shm"] {
         use std::os::unix::fs::PermissionsExt;
-        let path = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+        let mut path = file.as_os_str().to_owned();
+        path.push(suffix);
+        let path = std::path::PathBuf::from(path);
         let Ok(meta) = std::fs::metadata(&path) else { continue };
         if meta.permissions().mode() & 0o077 != 0 {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
