@@ -94,7 +94,10 @@ impl Shared {
                 capacity_samples: args.queue_capacity,
                 segment_bytes: JOURNAL_SEGMENT_BYTES,
             };
-            let (queue, _replayed) = JournalIngestQueue::open(&journal)?;
+            // Reading back the last run's segments is file I/O: off the runtime's threads.
+            let (queue, _replayed) = tokio::task::spawn_blocking(move || JournalIngestQueue::open(&journal))
+                .await
+                .context("opening the ingest journal")??;
             return Ok(Self {
                 queue: Queue::Journal(Arc::new(queue)),
                 live: Arc::new(MemoryLiveBus::new(LIVE_BUFFER)),
